@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# `make demo`: the suite end to end on the local emulator, printing what each
+# step did, with a numbered header and its duration per step.
+#
+# Adding a step: write a function `step_<name>` and list it with its title in
+# STEPS_INSIDE (steps that need the emulator run in a second invocation of
+# this script, `--inside`, under `scripts/emulator.sh run`). Python helpers
+# live in scripts/demo/ and run with the project venv; for before/after
+# counts around a step, `scripts/demo/tablestats.py TABLE --save FILE` then
+# `... --compare FILE`.
+#
+#   scripts/demo.sh            run everything; the emulator is started and stopped
+#   DEMO_TABLE=name            table name (default mlflow-demo)
+set -euo pipefail
+set -E  # the ERR trap fires inside functions too
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+py="$root/.venv/bin/python"
+demo="$root/scripts/demo"
+export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+export MLFLOW_LOGGING_LEVEL=WARNING  # MLflow's INFO lines would drown the demo's own
+export DEMO_TABLE="${DEMO_TABLE:-mlflow-demo}"
+
+# ---------------------------------------------------------------- framework
+
+STEP="${DEMO_STEP:-0}"
+STEP_TITLE=""
+STEP_T0=""
+
+elapsed() { # seconds since $1 (an $EPOCHREALTIME value), one decimal
+  awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
+}
+
+begin_step() {
+  STEP=$((STEP + 1))
+  STEP_TITLE="$1"
+  STEP_T0="$EPOCHREALTIME"
+  printf '\n=== %d. %s ===\n' "$STEP" "$STEP_TITLE"
+}
+
+end_step() {
+  printf '  (step %d took %s s)\n' "$STEP" "$(elapsed "$STEP_T0")"
+}
+
+on_error() {
+  local rc=$?
+  trap - ERR
+  if [ -n "$STEP_TITLE" ]; then
+    printf '\ndemo: FAILED in step %d (%s), exit code %d; see the output above.\n' \
+      "$STEP" "$STEP_TITLE" "$rc" >&2
+  fi
+  exit "$rc"
+}
+trap on_error ERR
+
+cli() { # the reference's admin CLI (it reaches the emulator through AWS_ENDPOINT_URL)
+  printf '  $ mlflow-dynamodbstore %s\n' "$*"
+  # Every CLI call imports the package half-way, then MLflow loads the store
+  # entry points and warns 'Failure attempting to register store for scheme
+  # "dynamodb": partially initialized module' (a circular import, harmless for
+  # the CLI); only that warning is silenced.
+  PYTHONWARNINGS="ignore:Failure attempting to register store:UserWarning" \
+    "$root/.venv/bin/mlflow-dynamodbstore" "$@" --table "$DEMO_TABLE" --region "$AWS_REGION" | sed 's/^/    /'
+}
+
+manifest() { # a value from the manifest the dataset steps wrote, e.g. manifest experiments.ranking.id
+  "$py" - "$DEMO_STATE/manifest.json" "$1" <<'PY'
+import json, sys
+value = json.load(open(sys.argv[1], encoding="utf-8"))
+for part in sys.argv[2].split("."):
+    value = value[part]
+print(value)
+PY
+}
+
+# ------------------------------------------------------- steps (outside)
+
+step_venv() {
+  scripts/venv.sh emulator reference
+  "$py" - <<'PY'
+from importlib.metadata import version
+pkgs = ["mlflow", "mlflow-dynamodbstore", "moto", "boto3", "snowballstemmer"]
+print("  " + ", ".join(f"{p} {version(p)}" for p in pkgs))
+PY
+}
+
+# -------------------------------------------------------- steps (inside)
+
+step_provision() {
+  "$py" "$demo/provision.py"
+}
+
+step_configure_global() {
+  # opt-in value FTS, so that run tag/param and trace tag values get FTS items too
+  cli fts-trigrams add run_tag_value
+  cli fts-trigrams add run_param_value
+  cli fts-trigrams add trace_tag_value
+  cli fts-trigrams list
+  cli denormalize-tags list
+}
+
+step_write_experiments() {
+  "$py" "$demo/dataset.py" experiments
+}
+
+step_configure_experiments() {
+  # team.* joins the tags map of runs and traces of these two experiments only
+  local ranking assistant
+  ranking="$(manifest experiments.ranking.id)"
+  assistant="$(manifest experiments.assistant.id)"
+  cli denormalize-tags add --experiment-id "$ranking" 'team.*'
+  cli denormalize-tags add --experiment-id "$assistant" 'team.*'
+  cli denormalize-tags list --experiment-id "$ranking"
+}
+
+step_write_contents() {
+  "$py" "$demo/dataset.py" contents
+}
+
+step_table_stats() {
+  "$py" "$demo/tablestats.py" "$DEMO_TABLE" --sample --save "$DEMO_STATE/stats-written.json" | sed 's/^/  /'
+}
+
+step_searches() {
+  # one attempt per request: a search known to fail on moto (HTTP 500) would
+  # otherwise wait through botocore's retries
+  AWS_MAX_ATTEMPTS=1 "$py" "$demo/searches.py"
+}
+
+STEPS_INSIDE=(
+  "provision|Provision the table through the reference store (CloudFormation in moto)"
+  "configure_global|Configure the reference store through its CLI"
+  "write_experiments|Write experiments through MLflow's client"
+  "configure_experiments|Per-experiment tag denormalization patterns (CLI)"
+  "write_contents|Write runs, traces and the model registry through MLflow's client"
+  "table_stats|What the table holds: items and derived items per kind"
+  "searches|The reference store's own searches"
+)
+
+run_steps() {
+  local entry
+  for entry in "$@"; do
+    begin_step "${entry#*|}"
+    "step_${entry%%|*}"
+    end_step
+  done
+}
+
+# ------------------------------------------------------------------- main
+
+if [ "${1:-}" = "--inside" ]; then
+  # the outer script opened the step that starts the emulator; close it here
+  STEP_TITLE="start the emulator"
+  echo "  moto_server at $AWS_ENDPOINT_URL (region $AWS_REGION); table $DEMO_TABLE"
+  echo "$AWS_ENDPOINT_URL" >"$DEMO_STATE/endpoint"
+  STEP_T0="$DEMO_STEP_T0"
+  end_step
+  run_steps "${STEPS_INSIDE[@]}"
+  exit 0
+fi
+
+T0="$EPOCHREALTIME"
+echo "make demo: the reference store mlflow-dynamodbstore on a local emulator"
+run_steps "venv|Python venv: emulator and reference store (scripts/venv.sh)"
+
+mkdir -p "$root/.cache/demo"
+DEMO_STATE="$(mktemp -d "$root/.cache/demo/run-XXXXXX")"
+export DEMO_STATE
+begin_step "Start the emulator (scripts/emulator.sh run -- scripts/demo.sh --inside)"
+if DEMO_STEP="$STEP" DEMO_STEP_T0="$STEP_T0" scripts/emulator.sh run -- "$root/scripts/demo.sh" --inside; then
+  rc=0
+else
+  rc=$?
+fi
+
+# Nothing may be left running. emulator.sh signals moto_server on exit but
+# does not wait for it to end, so wait here (up to 15 s) until no process
+# serves that port any more and it refuses connections.
+endpoint="$(cat "$DEMO_STATE/endpoint" 2>/dev/null || true)"
+if [ -n "$endpoint" ] && ! "$py" - "$endpoint" <<'PY'
+import glob, socket, sys, time
+url = sys.argv[1]
+host, port = url.split("//", 1)[1].rsplit(":", 1)
+
+def serving() -> bool:
+    for path in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            args = open(path, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if any(a.endswith(b"moto_server") for a in args) and port.encode() in args:
+            return True
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+deadline = time.monotonic() + 15
+while serving():
+    if time.monotonic() > deadline:
+        sys.exit(1)
+    time.sleep(0.1)
+PY
+then
+  echo "demo: the emulator at $endpoint is still running 15 s after the demo" >&2
+  rc=1
+fi
+if [ "$rc" -ne 0 ]; then
+  echo "demo: FAILED (exit code $rc); state kept in $DEMO_STATE" >&2
+  exit "$rc"
+fi
+rm -rf "$DEMO_STATE"
+printf '\n=== done in %s s; the emulator at %s is stopped ===\n' "$(elapsed "$T0")" "$endpoint"
