@@ -33,7 +33,7 @@ start() {
   for i in $(seq 1 150); do
     if curl -s -o /dev/null "$url/moto-api/" 2>/dev/null \
        || "$root/.venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('$url/moto-api/', timeout=1)" 2>/dev/null; then
-      echo "$pid" >"$state/pid"; echo "$url" >"$state/url"
+      echo "$pid" >"$state/moto-$port.pid"
       echo "$url"
       return 0
     fi
@@ -52,14 +52,23 @@ stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
 case "${1:-}" in
   start)
-    start ;;
+    url="$(start)"
+    cp "$state/moto-${url##*:}.pid" "$state/pid"; echo "$url" >"$state/url"
+    echo "$url" ;;
   stop)
-    [ -f "$state/pid" ] && stop_pid "$(cat "$state/pid")" && rm -f "$state/pid" "$state/url"; true ;;
+    if [ -f "$state/pid" ]; then
+      stop_pid "$(cat "$state/pid")"
+      [ -f "$state/url" ] && rm -f "$state/moto-$(sed 's/.*://' "$state/url").pid"
+      rm -f "$state/pid" "$state/url"
+    fi ;;
   run)
+    # Each `run` owns its own moto_server (its pid file is per port), so
+    # concurrent runs (several people testing at once) never stop each other's.
     shift; [ "${1:-}" = "--" ] && shift
     url="$(start)"
-    pid="$(cat "$state/pid")"
-    trap 'stop_pid "$pid"' EXIT INT TERM
+    pidfile="$state/moto-${url##*:}.pid"
+    pid="$(cat "$pidfile")"
+    trap 'stop_pid "$pid"; rm -f "$pidfile"' EXIT INT TERM
     export AWS_ENDPOINT_URL="$url"
     export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
     export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"

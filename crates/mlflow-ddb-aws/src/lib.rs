@@ -1,1 +1,39 @@
-//! The adapter to AWS.
+//! The adapter to AWS: the only crate that knows the AWS SDK.
+//!
+//! It executes plans (batching, retries, conditions) against DynamoDB,
+//! DynamoDB Streams and SQS, and knows nothing of MLflow: its currency is
+//! the core crate's `Item` / `ItemKey` / `AttributeValue`.
+//!
+//! - [`Clients`]: SDK clients from the standard environment, explicit retries.
+//! - [`Store`]: the narrow, object-safe table interface; [`DynamoStore`] on
+//!   DynamoDB, [`MemoryStore`] in memory for fast handler tests.
+//! - [`StreamReader`]: shards, iterators, records as `aws_lambda_events` records.
+//! - [`Queue`]: [`SqsQueue`], [`MemoryQueue`].
+//! - [`table`]: create a table like the reference's template, enable its stream.
+//! - [`classify`]: the one decision "retry or not" for every error.
+//! - `testkit` (feature): fresh tables on the local endpoint, a fault proxy.
+
+pub mod client;
+pub mod convert;
+pub mod dynamo;
+pub mod error;
+#[cfg(feature = "lambda-admin")]
+pub mod mappings;
+pub mod memory;
+pub mod queue;
+pub mod store;
+pub mod streams;
+pub mod table;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use client::{ClientOptions, Clients};
+pub use dynamo::{DynamoStore, ExpireVia, StoreOptions};
+pub use error::{classify, AwsError, Classification, DispatchKind, ErrorClass, Failure};
+pub use memory::MemoryStore;
+pub use queue::{MemoryQueue, Queue, QueueMessage, SqsQueue};
+pub use store::{
+    ExpireOutcome, ExpireReport, RetryPolicy, ScanPage, Store, UpdateOutcome, WriteStats,
+};
+pub use streams::{RecordsPage, ShardInfo, ShardStart, StreamReader};
+pub use table::{create_table, describe_table, enable_stream, TableSummary};

@@ -1,0 +1,236 @@
+//! SDK clients built once, from the standard AWS environment.
+//!
+//! Endpoint: `AWS_ENDPOINT_URL` (and the service-specific
+//! `AWS_ENDPOINT_URL_DYNAMODB`, `..._DYNAMODB_STREAMS`, `..._SQS`, and
+//! profile `endpoint_url`) are honoured natively by `aws-config`; the
+//! integration tests run against moto through exactly that variable.
+//! Region: the standard chain; when an endpoint is configured and no region
+//! is found, `us-east-1` (emulators accept any region, the SDK needs one).
+//!
+//! Retries, two layers that do not multiply:
+//! - **SDK layer** (this module, explicit [`RetryConfig`]): standard mode, a
+//!   few attempts with a short exponential backoff. It retries *whole-request*
+//!   failures the SDK knows to be transient (throttling errors, 5xx,
+//!   timeouts, connection errors). Kept small so a throttled Lambda hands
+//!   control back quickly: persistent trouble surfaces as an
+//!   [`AwsError`](crate::AwsError) classified `Transient`, and the function
+//!   fails the batch so Lambda retries it (acknowledge only after delivery).
+//! - **Adapter layer** ([`RetryPolicy`](crate::RetryPolicy), in the store): only
+//!   for *partial* successes the SDK treats as success: `UnprocessedItems`,
+//!   `UnprocessedKeys`, throttled statements of a BatchExecuteStatement. It
+//!   never retries an error the SDK already gave up on.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::AwsError;
+
+/// Region used when an endpoint is configured but no region is.
+pub const DEFAULT_EMULATOR_REGION: &str = "us-east-1";
+
+/// How the SDK clients retry and time out.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// SDK attempts per request, the first included (standard retry mode).
+    pub max_attempts: u32,
+    /// First SDK backoff; doubles per attempt, with jitter.
+    pub initial_backoff: Duration,
+    /// Largest SDK backoff.
+    pub max_backoff: Duration,
+    /// TCP/TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Timeout of one attempt of a DynamoDB or DynamoDB Streams request.
+    pub attempt_timeout: Duration,
+    /// Timeout of one attempt of an SQS request; longer than the 20 s long poll.
+    pub sqs_attempt_timeout: Duration,
+    /// Send every request here instead of the configured endpoint (tests: the
+    /// fault proxy; a dead port).
+    pub endpoint_url: Option<String>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(3),
+            attempt_timeout: Duration::from_secs(10),
+            sqs_attempt_timeout: Duration::from_secs(25),
+            endpoint_url: None,
+        }
+    }
+}
+
+impl ClientOptions {
+    pub(crate) fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard()
+            .with_max_attempts(self.max_attempts.max(1))
+            .with_initial_backoff(self.initial_backoff)
+            .with_max_backoff(self.max_backoff)
+    }
+
+    pub(crate) fn timeout_config(&self, attempt: Duration) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .operation_attempt_timeout(attempt)
+            .build()
+    }
+}
+
+/// The three service clients, sharing one configuration.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub streams: aws_sdk_dynamodbstreams::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    endpoint_url: Option<String>,
+    region: String,
+}
+
+impl Clients {
+    /// Load the standard environment (`aws_config::defaults`) and build the
+    /// clients. Call once per process (Lambda init), never per event.
+    pub async fn from_env(opts: &ClientOptions) -> Result<Self, AwsError> {
+        let conf = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(opts.retry_config())
+            .load()
+            .await;
+        Self::from_sdk_config(conf, opts)
+    }
+
+    /// Build the clients from an already loaded configuration, applying the
+    /// options (retry, timeouts, endpoint override) and the region default.
+    pub fn from_sdk_config(conf: SdkConfig, opts: &ClientOptions) -> Result<Self, AwsError> {
+        let mut builder = conf.into_builder();
+        builder.set_retry_config(Some(opts.retry_config()));
+        if let Some(url) = &opts.endpoint_url {
+            builder.set_endpoint_url(Some(url.clone()));
+        }
+        let conf = builder.build();
+        let conf = with_region_default(conf);
+        let region = conf
+            .region()
+            .map(|r| r.as_ref().to_owned())
+            .ok_or_else(|| {
+                AwsError::Config(
+                    "no region: set AWS_REGION (or AWS_ENDPOINT_URL for a local endpoint)".into(),
+                )
+            })?;
+        let endpoint_url = conf.endpoint_url().map(str::to_owned);
+
+        // The override is set on each service config too: an endpoint that
+        // came from the environment is otherwise re-resolved per service
+        // (AWS_ENDPOINT_URL_<SERVICE>, then AWS_ENDPOINT_URL) and would win.
+        let over = &opts.endpoint_url;
+        let mut ddb = aws_sdk_dynamodb::config::Builder::from(&conf)
+            .timeout_config(opts.timeout_config(opts.attempt_timeout));
+        if over.is_some() {
+            ddb.set_endpoint_url(over.clone());
+        }
+        let mut streams = aws_sdk_dynamodbstreams::config::Builder::from(&conf)
+            .timeout_config(opts.timeout_config(opts.attempt_timeout));
+        if over.is_some() {
+            streams.set_endpoint_url(over.clone());
+        }
+        let mut sqs = aws_sdk_sqs::config::Builder::from(&conf)
+            .timeout_config(opts.timeout_config(opts.sqs_attempt_timeout));
+        if over.is_some() {
+            sqs.set_endpoint_url(over.clone());
+        }
+        let (ddb, streams, sqs) = (ddb.build(), streams.build(), sqs.build());
+        Ok(Self {
+            ddb: aws_sdk_dynamodb::Client::from_conf(ddb),
+            streams: aws_sdk_dynamodbstreams::Client::from_conf(streams),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs),
+            endpoint_url,
+            region,
+        })
+    }
+
+    /// The endpoint every client was pointed at, when one was configured
+    /// (`AWS_ENDPOINT_URL` or [`ClientOptions::endpoint_url`]); `None` on AWS.
+    pub fn endpoint_url(&self) -> Option<&str> {
+        self.endpoint_url.as_deref()
+    }
+
+    /// The region the clients sign for.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+}
+
+/// `us-east-1` when an endpoint is set and no region is; otherwise unchanged.
+pub fn with_region_default(conf: SdkConfig) -> SdkConfig {
+    if conf.region().is_none() && conf.endpoint_url().is_some() {
+        conf.into_builder()
+            .region(Region::new(DEFAULT_EMULATOR_REGION))
+            .build()
+    } else {
+        conf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(region: Option<&'static str>, endpoint: Option<&str>, expected: Option<&str>) {
+        let mut b = SdkConfig::builder().behavior_version(BehaviorVersion::latest());
+        b.set_region(region.map(Region::new));
+        b.set_endpoint_url(endpoint.map(str::to_owned));
+        let conf = with_region_default(b.build());
+        assert_eq!(
+            conf.region().map(|r| r.as_ref()),
+            expected,
+            "{region:?} {endpoint:?}"
+        );
+    }
+
+    #[test]
+    fn region_defaults_only_for_an_endpoint() {
+        check(None, Some("http://127.0.0.1:1"), Some("us-east-1"));
+        check(
+            Some("eu-west-1"),
+            Some("http://127.0.0.1:1"),
+            Some("eu-west-1"),
+        );
+        check(Some("eu-west-1"), None, Some("eu-west-1"));
+        check(None, None, None);
+    }
+
+    #[test]
+    fn no_region_on_aws_is_a_config_error() {
+        let conf = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .build();
+        let err = Clients::from_sdk_config(conf, &ClientOptions::default()).unwrap_err();
+        assert!(matches!(err, AwsError::Config(_)), "{err}");
+    }
+
+    #[test]
+    fn options_reach_the_clients() {
+        let conf = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .build();
+        let opts = ClientOptions {
+            max_attempts: 5,
+            endpoint_url: Some("http://127.0.0.1:9".into()),
+            ..ClientOptions::default()
+        };
+        let c = Clients::from_sdk_config(conf, &opts).unwrap();
+        assert_eq!(c.endpoint_url(), Some("http://127.0.0.1:9"));
+        assert_eq!(c.region(), "eu-west-1");
+        let rc = c.ddb.config().retry_config().unwrap();
+        assert_eq!(rc.max_attempts(), 5);
+        let tc = c.sqs.config().timeout_config().unwrap();
+        assert_eq!(
+            tc.operation_attempt_timeout(),
+            Some(Duration::from_secs(25))
+        );
+    }
+}

@@ -1,0 +1,894 @@
+//! [`Store`] on a DynamoDB table.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{
+    AttributeValue as DdbValue, BatchStatementRequest, DeleteRequest, KeysAndAttributes,
+    PutRequest, WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey, PK, SK};
+use tokio::time::{sleep, Instant};
+use tracing::{debug, warn};
+
+use crate::convert::{from_sdk_item, key_of, key_of_sdk, key_to_sdk, to_sdk_item, to_sdk_value};
+use crate::error::Failure;
+use crate::store::{
+    ExpireOutcome, ExpireReport, RetryPolicy, ScanPage, Store, UpdateOutcome, WriteStats,
+};
+use crate::{AwsError, Clients};
+
+/// Largest BatchWriteItem request.
+pub const BATCH_WRITE_MAX: usize = 25;
+/// Largest BatchGetItem request.
+pub const BATCH_GET_MAX: usize = 100;
+/// Largest BatchExecuteStatement request.
+pub const BATCH_STATEMENT_MAX: usize = 25;
+/// Map entries per UpdateItem request (keeps expressions well under 4 KB).
+pub const UPDATE_MAP_MAX_ACTIONS: usize = 100;
+
+/// The message DynamoDB gives when a nested path's parent map is missing.
+const MISSING_MAP: &str = "document path provided in the update expression is invalid for update";
+
+/// How [`Store::expire`] talks to the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpireVia {
+    /// `PartiQl` on AWS; `UpdateItem` when the clients have an endpoint
+    /// override (an emulator: moto 5.2.5 ignores non-key WHERE conditions).
+    #[default]
+    Auto,
+    /// Up to 25 conditional PartiQL UPDATE statements per
+    /// BatchExecuteStatement request.
+    PartiQl,
+    /// One conditional UpdateItem per key, a few in flight at once.
+    UpdateItem,
+}
+
+/// Tuning of a [`DynamoStore`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Budget for unprocessed items/keys and throttled statements.
+    pub retry: RetryPolicy,
+    pub expire_via: ExpireVia,
+    /// UpdateItem requests in flight at once in [`ExpireVia::UpdateItem`].
+    pub expire_concurrency: usize,
+    /// `Limit` of each Query page (`None`: DynamoDB's 1 MB pages). Tests use
+    /// a small one to exercise paging.
+    pub query_page_limit: Option<u32>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            retry: RetryPolicy::default(),
+            expire_via: ExpireVia::Auto,
+            expire_concurrency: 8,
+            query_page_limit: None,
+        }
+    }
+}
+
+/// The DynamoDB implementation of [`Store`] on one table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    opts: StoreOptions,
+    partiql: bool,
+}
+
+impl DynamoStore {
+    pub fn new(clients: &Clients, table: impl Into<String>) -> Self {
+        Self::with_options(clients, table, StoreOptions::default())
+    }
+
+    pub fn with_options(clients: &Clients, table: impl Into<String>, opts: StoreOptions) -> Self {
+        let partiql = match opts.expire_via {
+            ExpireVia::PartiQl => true,
+            ExpireVia::UpdateItem => false,
+            ExpireVia::Auto => clients.endpoint_url().is_none(),
+        };
+        Self {
+            client: clients.ddb.clone(),
+            table: table.into(),
+            opts,
+            partiql,
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Whether [`Store::expire`] uses BatchExecuteStatement.
+    pub fn expires_via_partiql(&self) -> bool {
+        self.partiql
+    }
+
+    fn item(&self, op: &'static str, map: HashMap<String, DdbValue>) -> Result<Item, AwsError> {
+        let key = key_of_sdk(&map);
+        from_sdk_item(map).map_err(|u| AwsError::UnknownType {
+            op,
+            key,
+            path: u.path,
+        })
+    }
+
+    async fn update_chunk(
+        &self,
+        key: &ItemKey,
+        attr: &str,
+        sets: &[(&String, &AttributeValue)],
+        removes: &[&String],
+    ) -> Result<UpdateOutcome, AwsError> {
+        match self.send_map_update(key, attr, sets, removes).await {
+            Ok(()) => Ok(UpdateOutcome::Applied),
+            Err(e) if is_condition_failed(&e) => Ok(UpdateOutcome::TargetMissing),
+            Err(e) if is_missing_map(&e) => {
+                if sets.is_empty() {
+                    // Removals only: an absent map has nothing to remove; do
+                    // not create an empty one. Tell "item gone" from "no map".
+                    return match self.get_projected(key, attr).await? {
+                        None => Ok(UpdateOutcome::TargetMissing),
+                        Some(item) if !item.contains_key(attr) => Ok(UpdateOutcome::MapAbsent),
+                        Some(_) => Err(e),
+                    };
+                }
+                debug!(pk = %key.pk, sk = %key.sk, attr, "map absent: creating it");
+                match self.create_map(key, attr).await {
+                    Ok(()) => {}
+                    Err(c) if is_condition_failed(&c) => return Ok(UpdateOutcome::TargetMissing),
+                    Err(c) => return Err(c),
+                }
+                match self.send_map_update(key, attr, sets, removes).await {
+                    Ok(()) => Ok(UpdateOutcome::AppliedAfterCreatingMap),
+                    Err(e) if is_condition_failed(&e) => Ok(UpdateOutcome::TargetMissing),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn send_map_update(
+        &self,
+        key: &ItemKey,
+        attr: &str,
+        sets: &[(&String, &AttributeValue)],
+        removes: &[&String],
+    ) -> Result<(), AwsError> {
+        let mut names = HashMap::from([
+            ("#pk".to_owned(), PK.to_owned()),
+            ("#m".to_owned(), attr.to_owned()),
+        ]);
+        let mut values = HashMap::new();
+        let mut set_parts = Vec::with_capacity(sets.len());
+        let mut remove_parts = Vec::with_capacity(removes.len());
+        let mut i = 0usize;
+        for (k, v) in sets {
+            names.insert(format!("#k{i}"), (*k).clone());
+            values.insert(format!(":v{i}"), to_sdk_value((*v).clone()));
+            set_parts.push(format!("#m.#k{i} = :v{i}"));
+            i += 1;
+        }
+        for k in removes {
+            names.insert(format!("#k{i}"), (*k).clone());
+            remove_parts.push(format!("#m.#k{i}"));
+            i += 1;
+        }
+        let mut expr = String::new();
+        if !set_parts.is_empty() {
+            expr.push_str("SET ");
+            expr.push_str(&set_parts.join(", "));
+        }
+        if !remove_parts.is_empty() {
+            if !expr.is_empty() {
+                expr.push(' ');
+            }
+            expr.push_str("REMOVE ");
+            expr.push_str(&remove_parts.join(", "));
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_to_sdk(key)))
+            .update_expression(expr)
+            .condition_expression("attribute_exists(#pk)")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(if values.is_empty() {
+                None
+            } else {
+                Some(values)
+            })
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::sdk("UpdateItem", Some(key.clone()), e))
+    }
+
+    async fn create_map(&self, key: &ItemKey, attr: &str) -> Result<(), AwsError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_to_sdk(key)))
+            .update_expression("SET #m = if_not_exists(#m, :empty)")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#m", attr)
+            .expression_attribute_values(":empty", DdbValue::M(HashMap::new()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::sdk("UpdateItem", Some(key.clone()), e))
+    }
+
+    async fn get_projected(&self, key: &ItemKey, attr: &str) -> Result<Option<Item>, AwsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_to_sdk(key)))
+            .consistent_read(true)
+            .projection_expression("#pk, #m")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#m", attr)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("GetItem", Some(key.clone()), e))?;
+        out.item.map(|m| self.item("GetItem", m)).transpose()
+    }
+
+    async fn expire_partiql(&self, keys: &[ItemKey], now: i64) -> Result<ExpireReport, AwsError> {
+        let stmt = format!(
+            r#"UPDATE "{}" SET "ttl" = ? WHERE "PK" = ? AND "SK" = ? AND ("ttl" IS MISSING OR "ttl" > ?)"#,
+            self.table
+        );
+        let now_v = DdbValue::N(now.to_string());
+        let start = Instant::now();
+        let mut report = ExpireReport::default();
+        for chunk in keys.chunks(BATCH_STATEMENT_MAX) {
+            let mut outcomes: Vec<Option<ExpireOutcome>> = (0..chunk.len()).map(|_| None).collect();
+            let mut pending: Vec<usize> = (0..chunk.len()).collect();
+            let mut attempt = 1u32;
+            loop {
+                let mut statements = Vec::with_capacity(pending.len());
+                for &i in &pending {
+                    let k = &chunk[i];
+                    statements.push(
+                        BatchStatementRequest::builder()
+                            .statement(stmt.clone())
+                            .parameters(now_v.clone())
+                            .parameters(DdbValue::S(k.pk.clone()))
+                            .parameters(DdbValue::S(k.sk.clone()))
+                            .parameters(now_v.clone())
+                            .build()
+                            .map_err(|e| invalid("BatchExecuteStatement", Some(k.clone()), e))?,
+                    );
+                }
+                report.requests += 1;
+                let out = self
+                    .client
+                    .batch_execute_statement()
+                    .set_statements(Some(statements))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::sdk("BatchExecuteStatement", chunk.get(pending[0]).cloned(), e)
+                    })?;
+                let responses = out.responses.unwrap_or_default();
+                let mut retry = Vec::new();
+                for (pos, &i) in pending.iter().enumerate() {
+                    let key = &chunk[i];
+                    let error = responses.get(pos).and_then(|r| r.error.as_ref());
+                    let outcome = match error {
+                        None if pos < responses.len() => ExpireOutcome::Expired,
+                        None => ExpireOutcome::Failed(AwsError::Invalid {
+                            op: "BatchExecuteStatement",
+                            key: Some(key.clone()),
+                            reason: "no response for this statement".into(),
+                        }),
+                        Some(err) => {
+                            let code = err.code.as_ref().map(|c| c.as_str()).unwrap_or("Unknown");
+                            if code == "ConditionalCheckFailed" {
+                                ExpireOutcome::Skipped
+                            } else {
+                                let e = AwsError::Request {
+                                    op: "BatchExecuteStatement",
+                                    key: Some(key.clone()),
+                                    failure: Box::new(Failure::Service {
+                                        code: code.to_owned(),
+                                        message: err.message.clone().unwrap_or_default(),
+                                        status: None,
+                                    }),
+                                    source: None,
+                                };
+                                if e.is_transient() {
+                                    retry.push(i);
+                                }
+                                ExpireOutcome::Failed(e)
+                            }
+                        }
+                    };
+                    outcomes[i] = Some(outcome);
+                }
+                if retry.is_empty() {
+                    break;
+                }
+                attempt += 1;
+                if attempt > self.opts.retry.max_attempts
+                    || start.elapsed() >= self.opts.retry.deadline
+                {
+                    warn!(table = %self.table, remaining = retry.len(), "expire: statements still failing after retry budget");
+                    break;
+                }
+                sleep(self.opts.retry.backoff(attempt)).await;
+                pending = retry;
+            }
+            for (key, outcome) in chunk.iter().zip(outcomes) {
+                let outcome = outcome.unwrap_or_else(|| {
+                    ExpireOutcome::Failed(AwsError::Invalid {
+                        op: "BatchExecuteStatement",
+                        key: Some(key.clone()),
+                        reason: "statement not sent".into(),
+                    })
+                });
+                report.outcomes.push((key.clone(), outcome));
+            }
+        }
+        Ok(report)
+    }
+
+    async fn expire_update_item(
+        &self,
+        keys: &[ItemKey],
+        now: i64,
+    ) -> Result<ExpireReport, AwsError> {
+        let mut report = ExpireReport::default();
+        for window in keys.chunks(self.opts.expire_concurrency.max(1)) {
+            let mut set = tokio::task::JoinSet::new();
+            for (i, key) in window.iter().enumerate() {
+                let client = self.client.clone();
+                let table = self.table.clone();
+                let key = key.clone();
+                set.spawn(async move {
+                    let res = client
+                        .update_item()
+                        .table_name(table)
+                        .set_key(Some(key_to_sdk(&key)))
+                        .update_expression("SET #ttl = :now")
+                        .condition_expression(
+                            "attribute_exists(#pk) AND (attribute_not_exists(#ttl) OR #ttl > :now)",
+                        )
+                        .expression_attribute_names("#pk", PK)
+                        .expression_attribute_names("#ttl", "ttl")
+                        .expression_attribute_values(":now", DdbValue::N(now.to_string()))
+                        .send()
+                        .await;
+                    let outcome = match res {
+                        Ok(_) => ExpireOutcome::Expired,
+                        Err(e) => {
+                            let e = AwsError::sdk("UpdateItem", Some(key.clone()), e);
+                            if is_condition_failed(&e) {
+                                ExpireOutcome::Skipped
+                            } else {
+                                ExpireOutcome::Failed(e)
+                            }
+                        }
+                    };
+                    (i, outcome)
+                });
+            }
+            let mut outs: Vec<Option<ExpireOutcome>> = (0..window.len()).map(|_| None).collect();
+            while let Some(joined) = set.join_next().await {
+                match joined {
+                    Ok((i, o)) => outs[i] = Some(o),
+                    Err(e) => std::panic::resume_unwind(e.into_panic()),
+                }
+            }
+            report.requests += u32::try_from(window.len()).unwrap_or(u32::MAX);
+            for (key, o) in window.iter().zip(outs) {
+                let o = o.unwrap_or_else(|| {
+                    ExpireOutcome::Failed(AwsError::Invalid {
+                        op: "UpdateItem",
+                        key: Some(key.clone()),
+                        reason: "task lost".into(),
+                    })
+                });
+                report.outcomes.push((key.clone(), o));
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn invalid(op: &'static str, key: Option<ItemKey>, e: impl std::fmt::Display) -> AwsError {
+    AwsError::Invalid {
+        op,
+        key,
+        reason: e.to_string(),
+    }
+}
+
+fn is_condition_failed(e: &AwsError) -> bool {
+    e.has_code("ConditionalCheckFailedException")
+}
+
+fn is_missing_map(e: &AwsError) -> bool {
+    e.has_code("ValidationException") && e.message().is_some_and(|m| m.contains(MISSING_MAP))
+}
+
+/// `ProjectionExpression` and its names for top-level attributes.
+fn projection(names: &[&str], with_key: bool) -> (String, HashMap<String, String>) {
+    let mut seen = HashSet::new();
+    let mut all: Vec<&str> = Vec::new();
+    let key: &[&str] = if with_key { &[PK, SK] } else { &[] };
+    for n in key.iter().chain(names) {
+        if seen.insert(*n) {
+            all.push(n);
+        }
+    }
+    let mut map = HashMap::new();
+    let mut parts = Vec::with_capacity(all.len());
+    for (i, n) in all.iter().enumerate() {
+        map.insert(format!("#p{i}"), (*n).to_owned());
+        parts.push(format!("#p{i}"));
+    }
+    (parts.join(", "), map)
+}
+
+fn distinct_keys(keys: &[ItemKey]) -> Vec<ItemKey> {
+    let mut seen = HashSet::with_capacity(keys.len());
+    keys.iter().filter(|k| seen.insert(*k)).cloned().collect()
+}
+
+#[derive(Debug)]
+enum Write {
+    Put(Item),
+    Delete,
+}
+
+/// Distinct write requests, in input order (puts, then deletes).
+fn prepare_writes(
+    puts: Vec<Item>,
+    deletes: Vec<ItemKey>,
+) -> Result<Vec<(ItemKey, Write)>, AwsError> {
+    let mut order: Vec<ItemKey> = Vec::with_capacity(puts.len() + deletes.len());
+    let mut by_key: HashMap<ItemKey, Write> = HashMap::with_capacity(order.capacity());
+    for item in puts {
+        let key = key_of(&item).ok_or_else(|| AwsError::Invalid {
+            op: "BatchWriteItem",
+            key: None,
+            reason: "put of an item without string PK and SK".into(),
+        })?;
+        match by_key.get(&key) {
+            None => {
+                order.push(key.clone());
+                by_key.insert(key, Write::Put(item));
+            }
+            Some(Write::Put(prev)) if *prev == item => {}
+            Some(_) => {
+                return Err(AwsError::Invalid {
+                    op: "BatchWriteItem",
+                    key: Some(key),
+                    reason: "two different writes of one key in one batch".into(),
+                })
+            }
+        }
+    }
+    for key in deletes {
+        match by_key.get(&key) {
+            None => {
+                order.push(key.clone());
+                by_key.insert(key, Write::Delete);
+            }
+            Some(Write::Delete) => {}
+            Some(Write::Put(_)) => {
+                return Err(AwsError::Invalid {
+                    op: "BatchWriteItem",
+                    key: Some(key),
+                    reason: "a put and a delete of one key in one batch".into(),
+                })
+            }
+        }
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|k| by_key.remove(&k).map(|w| (k, w)))
+        .collect())
+}
+
+fn write_request(key: &ItemKey, w: Write) -> Result<WriteRequest, AwsError> {
+    Ok(match w {
+        Write::Put(item) => WriteRequest::builder()
+            .put_request(
+                PutRequest::builder()
+                    .set_item(Some(to_sdk_item(item)))
+                    .build()
+                    .map_err(|e| invalid("BatchWriteItem", Some(key.clone()), e))?,
+            )
+            .build(),
+        Write::Delete => WriteRequest::builder()
+            .delete_request(
+                DeleteRequest::builder()
+                    .set_key(Some(key_to_sdk(key)))
+                    .build()
+                    .map_err(|e| invalid("BatchWriteItem", Some(key.clone()), e))?,
+            )
+            .build(),
+    })
+}
+
+fn write_request_key(w: &WriteRequest) -> Option<ItemKey> {
+    if let Some(p) = &w.put_request {
+        return key_of_sdk(&p.item);
+    }
+    w.delete_request.as_ref().and_then(|d| key_of_sdk(&d.key))
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn get(&self, key: &ItemKey, consistent: bool) -> Result<Option<Item>, AwsError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_to_sdk(key)))
+            .consistent_read(consistent)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("GetItem", Some(key.clone()), e))?;
+        out.item.map(|m| self.item("GetItem", m)).transpose()
+    }
+
+    async fn batch_get(
+        &self,
+        keys: &[ItemKey],
+        consistent: bool,
+        projection_names: Option<&[&str]>,
+    ) -> Result<Vec<Item>, AwsError> {
+        let keys = distinct_keys(keys);
+        let proj = projection_names.map(|p| projection(p, true));
+        let start = Instant::now();
+        let mut items = Vec::with_capacity(keys.len());
+        for (n, chunk) in keys.chunks(BATCH_GET_MAX).enumerate() {
+            let mut pending: Vec<HashMap<String, DdbValue>> =
+                chunk.iter().map(key_to_sdk).collect();
+            let mut attempt = 1u32;
+            loop {
+                let mut ka = KeysAndAttributes::builder()
+                    .set_keys(Some(pending.clone()))
+                    .consistent_read(consistent);
+                if let Some((expr, names)) = &proj {
+                    ka = ka
+                        .projection_expression(expr.clone())
+                        .set_expression_attribute_names(Some(names.clone()));
+                }
+                let ka = ka
+                    .build()
+                    .map_err(|e| invalid("BatchGetItem", chunk.first().cloned(), e))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::sdk("BatchGetItem", pending.first().and_then(key_of_sdk), e)
+                    })?;
+                for m in out
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default()
+                {
+                    items.push(self.item("BatchGetItem", m)?);
+                }
+                let left = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|ka| ka.keys)
+                    .unwrap_or_default();
+                if left.is_empty() {
+                    break;
+                }
+                attempt += 1;
+                if attempt > self.opts.retry.max_attempts
+                    || start.elapsed() >= self.opts.retry.deadline
+                {
+                    let later = keys.len().saturating_sub((n + 1) * BATCH_GET_MAX);
+                    return Err(AwsError::RetriesExhausted {
+                        op: "BatchGetItem",
+                        remaining: left.len() + later,
+                        total: keys.len(),
+                        attempts: attempt - 1,
+                        first_key: left.first().and_then(key_of_sdk),
+                    });
+                }
+                debug!(table = %self.table, left = left.len(), attempt, "BatchGetItem: retrying unprocessed keys");
+                sleep(self.opts.retry.backoff(attempt)).await;
+                pending = left;
+            }
+        }
+        Ok(items)
+    }
+
+    async fn batch_write(
+        &self,
+        puts: Vec<Item>,
+        deletes: Vec<ItemKey>,
+    ) -> Result<WriteStats, AwsError> {
+        let writes = prepare_writes(puts, deletes)?;
+        let total = writes.len();
+        let mut requests = Vec::with_capacity(total);
+        for (key, w) in writes {
+            requests.push(write_request(&key, w)?);
+        }
+        let start = Instant::now();
+        let mut stats = WriteStats {
+            items: total,
+            ..WriteStats::default()
+        };
+        for (n, chunk) in requests.chunks(BATCH_WRITE_MAX).enumerate() {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 1u32;
+            loop {
+                stats.requests += 1;
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending.clone())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        AwsError::sdk(
+                            "BatchWriteItem",
+                            pending.first().and_then(write_request_key),
+                            e,
+                        )
+                    })?;
+                let left = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if left.is_empty() {
+                    break;
+                }
+                attempt += 1;
+                if attempt > self.opts.retry.max_attempts
+                    || start.elapsed() >= self.opts.retry.deadline
+                {
+                    let later = total.saturating_sub((n + 1) * BATCH_WRITE_MAX);
+                    return Err(AwsError::RetriesExhausted {
+                        op: "BatchWriteItem",
+                        remaining: left.len() + later,
+                        total,
+                        attempts: attempt - 1,
+                        first_key: left.first().and_then(write_request_key),
+                    });
+                }
+                debug!(table = %self.table, left = left.len(), attempt, "BatchWriteItem: retrying unprocessed items");
+                stats.retried += left.len();
+                sleep(self.opts.retry.backoff(attempt)).await;
+                pending = left;
+            }
+        }
+        Ok(stats)
+    }
+
+    async fn update_map(
+        &self,
+        key: &ItemKey,
+        attr: &str,
+        set: &BTreeMap<String, AttributeValue>,
+        remove: &[String],
+    ) -> Result<UpdateOutcome, AwsError> {
+        if attr.is_empty() {
+            return Err(AwsError::Invalid {
+                op: "UpdateItem",
+                key: Some(key.clone()),
+                reason: "empty map attribute name".into(),
+            });
+        }
+        if remove.iter().any(|k| set.contains_key(k)) {
+            return Err(AwsError::Invalid {
+                op: "UpdateItem",
+                key: Some(key.clone()),
+                reason: "a map key both set and removed".into(),
+            });
+        }
+        let mut removes: Vec<&String> = remove.iter().collect();
+        removes.sort();
+        removes.dedup();
+        if set.is_empty() && removes.is_empty() {
+            return Ok(UpdateOutcome::Nothing);
+        }
+        // Sets first, then removals, at most UPDATE_MAP_MAX_ACTIONS per request.
+        let sets: Vec<(&String, &AttributeValue)> = set.iter().collect();
+        let mut created = false;
+        let mut s = 0;
+        let mut r = 0;
+        while s < sets.len() || r < removes.len() {
+            let take_s = (sets.len() - s).min(UPDATE_MAP_MAX_ACTIONS);
+            let take_r = (removes.len() - r).min(UPDATE_MAP_MAX_ACTIONS - take_s);
+            let outcome = self
+                .update_chunk(key, attr, &sets[s..s + take_s], &removes[r..r + take_r])
+                .await?;
+            s += take_s;
+            r += take_r;
+            match outcome {
+                UpdateOutcome::Applied => {}
+                UpdateOutcome::AppliedAfterCreatingMap => created = true,
+                // A removals-only chunk found no map: nor will the next ones.
+                UpdateOutcome::MapAbsent => return Ok(UpdateOutcome::MapAbsent),
+                UpdateOutcome::TargetMissing => return Ok(UpdateOutcome::TargetMissing),
+                UpdateOutcome::Nothing => {}
+            }
+        }
+        Ok(if created {
+            UpdateOutcome::AppliedAfterCreatingMap
+        } else {
+            UpdateOutcome::Applied
+        })
+    }
+
+    async fn expire(&self, keys: &[ItemKey], now: i64) -> Result<ExpireReport, AwsError> {
+        let keys = distinct_keys(keys);
+        if self.partiql {
+            self.expire_partiql(&keys, now).await
+        } else {
+            self.expire_update_item(&keys, now).await
+        }
+    }
+
+    async fn query_prefix(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        consistent: bool,
+        projection_names: Option<&[&str]>,
+    ) -> Result<Vec<Item>, AwsError> {
+        let mut names = HashMap::from([("#pk".to_owned(), PK.to_owned())]);
+        let mut values = HashMap::from([(":pk".to_owned(), DdbValue::S(pk.to_owned()))]);
+        let mut cond = "#pk = :pk".to_owned();
+        if !sk_prefix.is_empty() {
+            names.insert("#sk".into(), SK.into());
+            values.insert(":prefix".into(), DdbValue::S(sk_prefix.to_owned()));
+            cond.push_str(" AND begins_with(#sk, :prefix)");
+        }
+        let mut proj_expr = None;
+        if let Some(p) = projection_names {
+            let (expr, pnames) = projection(p, false);
+            names.extend(pnames);
+            proj_expr = Some(expr);
+        }
+        let key = ItemKey::new(pk, sk_prefix);
+        let mut items = Vec::new();
+        let mut start: Option<HashMap<String, DdbValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(cond.clone())
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_projection_expression(proj_expr.clone())
+                .consistent_read(consistent)
+                .set_limit(
+                    self.opts
+                        .query_page_limit
+                        .map(|l| l.min(i32::MAX as u32) as i32),
+                )
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| AwsError::sdk("Query", Some(key.clone()), e))?;
+            for m in out.items.unwrap_or_default() {
+                items.push(self.item("Query", m)?);
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(items)
+    }
+
+    async fn scan_segment(
+        &self,
+        segment: u32,
+        total_segments: u32,
+        exclusive_start_key: Option<ItemKey>,
+        projection_names: Option<&[&str]>,
+        limit: Option<u32>,
+    ) -> Result<ScanPage, AwsError> {
+        let to_i32 = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+        let mut req = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .segment(to_i32(segment))
+            .total_segments(to_i32(total_segments))
+            .set_limit(limit.map(to_i32))
+            .set_exclusive_start_key(exclusive_start_key.as_ref().map(key_to_sdk));
+        if let Some(p) = projection_names {
+            let (expr, names) = projection(p, false);
+            req = req
+                .projection_expression(expr)
+                .set_expression_attribute_names(Some(names));
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("Scan", exclusive_start_key.clone(), e))?;
+        let mut items = Vec::new();
+        for m in out.items.unwrap_or_default() {
+            items.push(self.item("Scan", m)?);
+        }
+        let last_key = match out.last_evaluated_key {
+            Some(k) if !k.is_empty() => Some(key_of_sdk(&k).ok_or_else(|| AwsError::Invalid {
+                op: "Scan",
+                key: None,
+                reason: "LastEvaluatedKey without string PK and SK".into(),
+            })?),
+            _ => None,
+        };
+        Ok(ScanPage { items, last_key })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(pk: &str, sk: &str, v: &str) -> Item {
+        let mut i = Item::default();
+        i.insert(PK.into(), AttributeValue::S(pk.into()));
+        i.insert(SK.into(), AttributeValue::S(sk.into()));
+        i.insert("v".into(), AttributeValue::S(v.into()));
+        i
+    }
+
+    #[test]
+    fn identical_duplicates_are_sent_once_in_order() {
+        let w = prepare_writes(
+            vec![
+                item("A", "1", "x"),
+                item("A", "2", "y"),
+                item("A", "1", "x"),
+            ],
+            vec![ItemKey::new("A", "3"), ItemKey::new("A", "3")],
+        )
+        .unwrap();
+        let keys: Vec<String> = w.iter().map(|(k, _)| k.to_string()).collect();
+        assert_eq!(keys, ["A/1", "A/2", "A/3"]);
+    }
+
+    #[test]
+    fn conflicting_writes_of_one_key_are_refused() {
+        let e = prepare_writes(vec![item("A", "1", "x"), item("A", "1", "y")], vec![]).unwrap_err();
+        assert_eq!(e.key(), Some(&ItemKey::new("A", "1")));
+        let e =
+            prepare_writes(vec![item("A", "1", "x")], vec![ItemKey::new("A", "1")]).unwrap_err();
+        assert!(matches!(e, AwsError::Invalid { .. }), "{e}");
+        let mut no_sk = Item::default();
+        no_sk.insert(PK.into(), AttributeValue::S("A".into()));
+        assert!(prepare_writes(vec![no_sk], vec![]).is_err());
+    }
+
+    #[test]
+    fn projection_uses_placeholders_and_adds_the_key() {
+        let (expr, names) = projection(&["a.b", "PK", "ttl"], true);
+        assert_eq!(expr, "#p0, #p1, #p2, #p3");
+        assert_eq!(names["#p0"], "PK");
+        assert_eq!(names["#p1"], "SK");
+        assert_eq!(names["#p2"], "a.b");
+        assert_eq!(names["#p3"], "ttl");
+        let (expr, _) = projection(&["x"], false);
+        assert_eq!(expr, "#p0");
+    }
+}

@@ -1,0 +1,472 @@
+//! An in-memory [`Store`] with DynamoDB's semantics for the operations the
+//! functions use, for fast unit tests of their handlers.
+//!
+//! Same observable behaviour as [`DynamoStore`](crate::DynamoStore) on the
+//! points that matter: conditional map updates never create an item, a
+//! missing map is created (for sets only), `expire` never lengthens a ttl
+//! nor creates an item, keys sort by UTF-8 bytes, duplicate-key batches are
+//! refused. Not modelled: capacity, item size limits, partial batches.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
+
+use crate::convert::key_of;
+use crate::error::Failure;
+use crate::store::{ExpireOutcome, ExpireReport, ScanPage, Store, UpdateOutcome, WriteStats};
+use crate::AwsError;
+
+/// The fake table.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    items: Mutex<BTreeMap<ItemKey, Item>>,
+    counters: Mutex<Counters>,
+}
+
+/// Calls seen by a [`MemoryStore`], for tests that care about request counts.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Counters {
+    pub get: u32,
+    pub batch_get: u32,
+    pub batch_write: u32,
+    pub update_map: u32,
+    pub expire: u32,
+    pub query: u32,
+    pub scan: u32,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store holding `items` (items without string `PK`/`SK` are ignored).
+    pub fn with_items(items: impl IntoIterator<Item = Item>) -> Self {
+        let s = Self::new();
+        for i in items {
+            s.put(i);
+        }
+        s
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<ItemKey, Item>> {
+        self.items.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Counters)) {
+        f(&mut self.counters.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// Put one item directly (test setup). Returns false when it has no key.
+    pub fn put(&self, item: Item) -> bool {
+        match key_of(&item) {
+            Some(k) => {
+                self.lock().insert(k, item);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Delete one item directly (test setup).
+    pub fn delete(&self, key: &ItemKey) -> Option<Item> {
+        self.lock().remove(key)
+    }
+
+    /// Every item, in key order.
+    pub fn snapshot(&self) -> BTreeMap<ItemKey, Item> {
+        self.lock().clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+fn project(item: &Item, names: Option<&[&str]>, with_key: bool) -> Item {
+    let Some(names) = names else {
+        return item.clone();
+    };
+    let mut out = Item::default();
+    let key: &[&str] = if with_key { &["PK", "SK"] } else { &[] };
+    for n in key.iter().chain(names) {
+        if let Some(v) = item.get(*n) {
+            out.insert((*n).to_owned(), v.clone());
+        }
+    }
+    out
+}
+
+/// DynamoDB's error for a nested path whose map is absent.
+fn missing_map_error(key: &ItemKey) -> AwsError {
+    AwsError::Request {
+        op: "UpdateItem",
+        key: Some(key.clone()),
+        failure: Box::new(Failure::Service {
+            code: "ValidationException".into(),
+            message: "The document path provided in the update expression is invalid for update"
+                .into(),
+            status: Some(400),
+        }),
+        source: None,
+    }
+}
+
+/// Stable segment of a partition key (FNV-1a), like DynamoDB's hash split:
+/// one partition is always in one segment.
+fn segment_of(pk: &str, total: u32) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in pk.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(total.max(1))) as u32
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn get(&self, key: &ItemKey, _consistent: bool) -> Result<Option<Item>, AwsError> {
+        self.count(|c| c.get += 1);
+        Ok(self.lock().get(key).cloned())
+    }
+
+    async fn batch_get(
+        &self,
+        keys: &[ItemKey],
+        _consistent: bool,
+        projection: Option<&[&str]>,
+    ) -> Result<Vec<Item>, AwsError> {
+        self.count(|c| c.batch_get += 1);
+        let items = self.lock();
+        let mut seen = HashSet::new();
+        Ok(keys
+            .iter()
+            .filter(|k| seen.insert(*k))
+            .filter_map(|k| items.get(k))
+            .map(|i| project(i, projection, true))
+            .collect())
+    }
+
+    async fn batch_write(
+        &self,
+        puts: Vec<Item>,
+        deletes: Vec<ItemKey>,
+    ) -> Result<WriteStats, AwsError> {
+        self.count(|c| c.batch_write += 1);
+        let mut staged: HashMap<ItemKey, Option<Item>> = HashMap::new();
+        for item in puts {
+            let key = key_of(&item).ok_or_else(|| AwsError::Invalid {
+                op: "BatchWriteItem",
+                key: None,
+                reason: "put of an item without string PK and SK".into(),
+            })?;
+            match staged.get(&key) {
+                None => {
+                    staged.insert(key, Some(item));
+                }
+                Some(Some(prev)) if *prev == item => {}
+                Some(_) => {
+                    return Err(AwsError::Invalid {
+                        op: "BatchWriteItem",
+                        key: Some(key),
+                        reason: "two different writes of one key in one batch".into(),
+                    })
+                }
+            }
+        }
+        for key in deletes {
+            match staged.get(&key) {
+                None => {
+                    staged.insert(key, None);
+                }
+                Some(None) => {}
+                Some(Some(_)) => {
+                    return Err(AwsError::Invalid {
+                        op: "BatchWriteItem",
+                        key: Some(key),
+                        reason: "a put and a delete of one key in one batch".into(),
+                    })
+                }
+            }
+        }
+        let n = staged.len();
+        let mut items = self.lock();
+        for (k, w) in staged {
+            match w {
+                Some(i) => {
+                    items.insert(k, i);
+                }
+                None => {
+                    items.remove(&k);
+                }
+            }
+        }
+        Ok(WriteStats {
+            requests: u32::try_from(n.div_ceil(crate::dynamo::BATCH_WRITE_MAX)).unwrap_or(u32::MAX),
+            items: n,
+            retried: 0,
+        })
+    }
+
+    async fn update_map(
+        &self,
+        key: &ItemKey,
+        attr: &str,
+        set: &BTreeMap<String, AttributeValue>,
+        remove: &[String],
+    ) -> Result<UpdateOutcome, AwsError> {
+        self.count(|c| c.update_map += 1);
+        if attr.is_empty() || remove.iter().any(|k| set.contains_key(k)) {
+            return Err(AwsError::Invalid {
+                op: "UpdateItem",
+                key: Some(key.clone()),
+                reason: if attr.is_empty() {
+                    "empty map attribute name".into()
+                } else {
+                    "a map key both set and removed".into()
+                },
+            });
+        }
+        if set.is_empty() && remove.is_empty() {
+            return Ok(UpdateOutcome::Nothing);
+        }
+        let mut items = self.lock();
+        let Some(item) = items.get_mut(key) else {
+            return Ok(UpdateOutcome::TargetMissing);
+        };
+        let mut created = false;
+        match item.get(attr) {
+            Some(AttributeValue::M(_)) => {}
+            Some(_) => return Err(missing_map_error(key)),
+            None if set.is_empty() => return Ok(UpdateOutcome::MapAbsent),
+            None => {
+                item.insert(attr.to_owned(), AttributeValue::M(HashMap::new()));
+                created = true;
+            }
+        }
+        if let Some(AttributeValue::M(m)) = item.get_mut(attr) {
+            for (k, v) in set {
+                m.insert(k.clone(), v.clone());
+            }
+            for k in remove {
+                m.remove(k);
+            }
+        }
+        Ok(if created {
+            UpdateOutcome::AppliedAfterCreatingMap
+        } else {
+            UpdateOutcome::Applied
+        })
+    }
+
+    async fn expire(&self, keys: &[ItemKey], now: i64) -> Result<ExpireReport, AwsError> {
+        self.count(|c| c.expire += 1);
+        let mut items = self.lock();
+        let mut seen = HashSet::new();
+        let mut report = ExpireReport::default();
+        for key in keys.iter().filter(|k| seen.insert(*k)) {
+            report.requests += 1;
+            let outcome = match items.get_mut(key) {
+                None => ExpireOutcome::Skipped,
+                Some(item) => {
+                    let later = match item.get("ttl") {
+                        None => true,
+                        Some(AttributeValue::N(n)) => {
+                            n.parse::<f64>().map(|t| t > now as f64).unwrap_or(false)
+                        }
+                        // DynamoDB: comparing a non-number to :now is false.
+                        Some(_) => false,
+                    };
+                    if later {
+                        item.insert("ttl".into(), AttributeValue::N(now.to_string()));
+                        ExpireOutcome::Expired
+                    } else {
+                        ExpireOutcome::Skipped
+                    }
+                }
+            };
+            report.outcomes.push((key.clone(), outcome));
+        }
+        Ok(report)
+    }
+
+    async fn query_prefix(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        _consistent: bool,
+        projection: Option<&[&str]>,
+    ) -> Result<Vec<Item>, AwsError> {
+        self.count(|c| c.query += 1);
+        let items = self.lock();
+        let from = ItemKey::new(pk, sk_prefix);
+        Ok(items
+            .range(from..)
+            .take_while(|(k, _)| k.pk == pk && k.sk.starts_with(sk_prefix))
+            .map(|(_, i)| project(i, projection, false))
+            .collect())
+    }
+
+    async fn scan_segment(
+        &self,
+        segment: u32,
+        total_segments: u32,
+        exclusive_start_key: Option<ItemKey>,
+        projection: Option<&[&str]>,
+        limit: Option<u32>,
+    ) -> Result<ScanPage, AwsError> {
+        self.count(|c| c.scan += 1);
+        if total_segments == 0 || segment >= total_segments {
+            return Err(AwsError::Invalid {
+                op: "Scan",
+                key: None,
+                reason: format!("segment {segment} of {total_segments}"),
+            });
+        }
+        let items = self.lock();
+        let limit = limit.map_or(usize::MAX, |l| l.max(1) as usize);
+        let mut page = ScanPage::default();
+        let mut last = None;
+        let iter = items.iter().filter(|(k, _)| {
+            segment_of(&k.pk, total_segments) == segment
+                && exclusive_start_key.as_ref().is_none_or(|s| *k > s)
+        });
+        for (k, i) in iter {
+            if page.items.len() == limit {
+                page.last_key = last;
+                return Ok(page);
+            }
+            page.items.push(project(i, projection, false));
+            last = Some(k.clone());
+        }
+        Ok(page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(pk: &str, sk: &str) -> Item {
+        let mut i = Item::default();
+        i.insert("PK".into(), AttributeValue::S(pk.into()));
+        i.insert("SK".into(), AttributeValue::S(sk.into()));
+        i
+    }
+
+    fn with(mut i: Item, name: &str, v: AttributeValue) -> Item {
+        i.insert(name.into(), v);
+        i
+    }
+
+    #[tokio::test]
+    async fn update_map_never_resurrects_and_creates_maps_for_sets_only() {
+        let s = MemoryStore::with_items([
+            item("E", "META"),
+            with(item("E", "S"), "tags", AttributeValue::S("x".into())),
+        ]);
+        let set = BTreeMap::from([("a.b".to_owned(), AttributeValue::S("v".into()))]);
+        let k = ItemKey::new("E", "META");
+        assert_eq!(
+            s.update_map(&k, "tags", &BTreeMap::new(), &["a.b".into()])
+                .await
+                .unwrap(),
+            UpdateOutcome::MapAbsent
+        );
+        assert!(s
+            .get(&k, true)
+            .await
+            .unwrap()
+            .unwrap()
+            .get("tags")
+            .is_none());
+        assert_eq!(
+            s.update_map(&k, "tags", &set, &[]).await.unwrap(),
+            UpdateOutcome::AppliedAfterCreatingMap
+        );
+        assert_eq!(
+            s.update_map(&k, "tags", &set, &[]).await.unwrap(),
+            UpdateOutcome::Applied
+        );
+        let gone = ItemKey::new("E", "GONE");
+        assert_eq!(
+            s.update_map(&gone, "tags", &set, &[]).await.unwrap(),
+            UpdateOutcome::TargetMissing
+        );
+        assert!(s.get(&gone, true).await.unwrap().is_none());
+        let e = s
+            .update_map(&ItemKey::new("E", "S"), "tags", &set, &[])
+            .await
+            .unwrap_err();
+        assert!(!e.is_transient());
+    }
+
+    #[tokio::test]
+    async fn expire_never_lengthens_nor_creates() {
+        let s = MemoryStore::with_items([
+            item("P", "none"),
+            with(item("P", "early"), "ttl", AttributeValue::N("100".into())),
+            with(item("P", "late"), "ttl", AttributeValue::N("5000".into())),
+        ]);
+        let keys = ["none", "early", "late", "gone"].map(|sk| ItemKey::new("P", sk));
+        let r = s.expire(&keys, 1000).await.unwrap();
+        let got: Vec<_> = r
+            .outcomes
+            .iter()
+            .map(|(k, o)| (k.sk.as_str(), matches!(o, ExpireOutcome::Expired)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("none", true),
+                ("early", false),
+                ("late", true),
+                ("gone", false)
+            ]
+        );
+        let snap = s.snapshot();
+        assert_eq!(
+            snap[&keys[1]].get("ttl"),
+            Some(&AttributeValue::N("100".into()))
+        );
+        assert_eq!(
+            snap[&keys[2]].get("ttl"),
+            Some(&AttributeValue::N("1000".into()))
+        );
+        assert!(!snap.contains_key(&keys[3]));
+    }
+
+    #[tokio::test]
+    async fn scan_segments_partition_the_table_and_page() {
+        let s = MemoryStore::with_items(
+            (0..50).map(|i| item(&format!("P{}", i % 7), &format!("{i:03}"))),
+        );
+        let mut seen = Vec::new();
+        for seg in 0..3 {
+            let mut start = None;
+            loop {
+                let p = s.scan_segment(seg, 3, start, None, Some(4)).await.unwrap();
+                seen.extend(p.items.iter().filter_map(key_of));
+                match p.last_key {
+                    Some(k) => start = Some(k),
+                    None => break,
+                }
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, s.snapshot().into_keys().collect::<Vec<_>>());
+    }
+}

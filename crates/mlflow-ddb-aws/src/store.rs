@@ -1,0 +1,227 @@
+//! The narrow store the functions execute their plans against.
+//!
+//! Object-safe (`async_trait`), so a handler's dependencies can hold an
+//! `Arc<dyn Store>` and tests swap in [`MemoryStore`](crate::MemoryStore)
+//! without a generic parameter threading through every function. The cost,
+//! one boxed future per call, is nothing next to a network round trip.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
+
+use crate::AwsError;
+
+/// Table data operations. Every write is idempotent or conditional, so a
+/// plan can be executed again after any failure.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// One item, or `None` when absent.
+    async fn get(&self, key: &ItemKey, consistent: bool) -> Result<Option<Item>, AwsError>;
+
+    /// Many items (duplicates in `keys` are read once), in no particular
+    /// order; absent ones are simply missing from the result. With a
+    /// projection (top-level attribute names, each passed through a
+    /// placeholder), `PK` and `SK` are always included so results can be
+    /// matched to keys. Chunks of 100, `UnprocessedKeys` retried.
+    async fn batch_get(
+        &self,
+        keys: &[ItemKey],
+        consistent: bool,
+        projection: Option<&[&str]>,
+    ) -> Result<Vec<Item>, AwsError>;
+
+    /// Put and delete items (unconditional, idempotent). Chunks of 25,
+    /// `UnprocessedItems` retried with backoff and jitter within the store's
+    /// [`RetryPolicy`]. Identical duplicates are sent once; two different
+    /// writes of one key (two different items, or a put and a delete) are
+    /// refused with [`AwsError::Invalid`] before anything is sent.
+    async fn batch_write(
+        &self,
+        puts: Vec<Item>,
+        deletes: Vec<ItemKey>,
+    ) -> Result<WriteStats, AwsError>;
+
+    /// Set and remove entries of the map attribute `attr` of an existing
+    /// item: `SET #m.#k0 = :v0 ... REMOVE #m.#k1 ...`, every name through a
+    /// placeholder (a key `mlflow.user` is one map key), conditional on
+    /// `attribute_exists(PK)`: a missing item is never created. When the map
+    /// itself is missing it is created empty in its own request, then the
+    /// update is retried once. A key both set and removed is refused.
+    async fn update_map(
+        &self,
+        key: &ItemKey,
+        attr: &str,
+        set: &BTreeMap<String, AttributeValue>,
+        remove: &[String],
+    ) -> Result<UpdateOutcome, AwsError>;
+
+    /// Set `ttl = now` (epoch seconds) on existing items whose `ttl` is
+    /// absent or later than `now`: never lengthens a ttl, never creates an
+    /// item. One outcome per distinct key, in input order. Per-key failures
+    /// are reported in the outcomes, not as an `Err`.
+    async fn expire(&self, keys: &[ItemKey], now: i64) -> Result<ExpireReport, AwsError>;
+
+    /// All items of partition `pk` whose `SK` begins with `sk_prefix` (all
+    /// of the partition for an empty prefix), in `SK` order, every page.
+    async fn query_prefix(
+        &self,
+        pk: &str,
+        sk_prefix: &str,
+        consistent: bool,
+        projection: Option<&[&str]>,
+    ) -> Result<Vec<Item>, AwsError>;
+
+    /// One page of segment `segment` of a parallel scan of `total_segments`.
+    /// Start with `exclusive_start_key = None`; continue with the returned
+    /// `last_key` until it is `None`.
+    async fn scan_segment(
+        &self,
+        segment: u32,
+        total_segments: u32,
+        exclusive_start_key: Option<ItemKey>,
+        projection: Option<&[&str]>,
+        limit: Option<u32>,
+    ) -> Result<ScanPage, AwsError>;
+}
+
+/// What a [`Store::batch_write`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// BatchWriteItem requests sent, retries included.
+    pub requests: u32,
+    /// Distinct write requests (puts + deletes) applied.
+    pub items: usize,
+    /// Write requests that came back unprocessed and were sent again
+    /// (counted once per resend).
+    pub retried: usize,
+}
+
+/// What a [`Store::update_map`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    /// The entries were set/removed.
+    Applied,
+    /// The map was absent: it was created empty, then the entries were set.
+    AppliedAfterCreatingMap,
+    /// Only removals were asked and the map is absent: nothing to remove,
+    /// nothing written (no empty map is created for a removal).
+    MapAbsent,
+    /// The target item does not exist (or vanished meanwhile): nothing was
+    /// written, and the item was not re-created.
+    TargetMissing,
+    /// Nothing was asked (no set, no remove): no request sent.
+    Nothing,
+}
+
+/// Result of a [`Store::expire`].
+#[derive(Debug, Default)]
+pub struct ExpireReport {
+    /// One entry per distinct key, in the order of the input.
+    pub outcomes: Vec<(ItemKey, ExpireOutcome)>,
+    /// Requests sent (BatchExecuteStatement or UpdateItem), retries included.
+    pub requests: u32,
+}
+
+impl ExpireReport {
+    /// Number of outcomes matching `pred`.
+    pub fn count(&self, pred: impl Fn(&ExpireOutcome) -> bool) -> usize {
+        self.outcomes.iter().filter(|(_, o)| pred(o)).count()
+    }
+}
+
+/// The fate of one key in [`Store::expire`].
+#[derive(Debug)]
+pub enum ExpireOutcome {
+    /// `ttl` is now `now`.
+    Expired,
+    /// The condition failed: the item is gone, or already expires at or
+    /// before `now`. Nothing written.
+    Skipped,
+    /// The statement failed; classify the error to decide on a retry.
+    Failed(AwsError),
+}
+
+/// One page of a scan segment.
+#[derive(Debug, Default)]
+pub struct ScanPage {
+    pub items: Vec<Item>,
+    /// Where the next page starts; `None` at the end of the segment.
+    pub last_key: Option<ItemKey>,
+}
+
+/// The adapter's own retry budget, for partial successes only (see the
+/// `client` module for how it relates to the SDK's retries).
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts per chunk, the first included.
+    pub max_attempts: u32,
+    /// Backoff before the 2nd attempt; doubles per attempt (full jitter).
+    pub base_delay: Duration,
+    /// Largest backoff.
+    pub max_delay: Duration,
+    /// Give up when this much time has passed since the call began.
+    pub deadline: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_secs(2),
+            deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Backoff before attempt `attempt` (2 = first retry): a uniform random
+    /// duration in `[d/2, d]` with `d = min(max_delay, base_delay * 2^(attempt-2))`.
+    /// Half-jitter rather than full jitter, so a retry never goes out at once.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let exp = attempt.saturating_sub(2).min(20);
+        let d = self
+            .base_delay
+            .saturating_mul(1u32 << exp)
+            .min(self.max_delay);
+        let half = d / 2;
+        let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+        half + Duration::from_nanos(fastrand::u64(0..=nanos))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        let p = RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(1000),
+            deadline: Duration::from_secs(10),
+        };
+        for _ in 0..200 {
+            let b2 = p.backoff(2);
+            assert!(
+                b2 >= Duration::from_millis(50) && b2 <= Duration::from_millis(100),
+                "{b2:?}"
+            );
+            let b4 = p.backoff(4);
+            assert!(
+                b4 >= Duration::from_millis(200) && b4 <= Duration::from_millis(400),
+                "{b4:?}"
+            );
+            let b30 = p.backoff(30);
+            assert!(
+                b30 >= Duration::from_millis(500) && b30 <= Duration::from_millis(1000),
+                "{b30:?}"
+            );
+        }
+        let distinct: std::collections::HashSet<_> = (0..50).map(|_| p.backoff(3)).collect();
+        assert!(distinct.len() > 1, "no jitter");
+    }
+}

@@ -1,0 +1,162 @@
+//! Test support (feature `testkit`): clients for the local endpoint, a fresh
+//! uniquely named table per test, small item builders, and the
+//! [`FaultProxy`]. For this crate's integration tests and the functions'.
+//!
+//! Integration tests need the endpoint that `scripts/emulator.sh` starts;
+//! without `AWS_ENDPOINT_URL` they fail at once with a message saying how to
+//! run them (never skip silently).
+
+mod proxy;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
+
+pub use proxy::{Fault, FaultProxy, DYNAMODB_NS};
+
+use crate::table::{create_table, TableSummary};
+use crate::{ClientOptions, Clients, DynamoStore, ExpireVia, RetryPolicy, StoreOptions};
+
+/// How to run the integration tests.
+pub const HOW_TO_RUN: &str =
+    "run via `make test` or `scripts/emulator.sh run -- cargo test` (it starts moto_server and exports AWS_ENDPOINT_URL)";
+
+/// The local endpoint, from `AWS_ENDPOINT_URL`. Panics with [`HOW_TO_RUN`]
+/// when unset: an integration test without its endpoint must fail loudly.
+pub fn endpoint() -> String {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if !url.trim().is_empty() => url,
+        _ => panic!("AWS_ENDPOINT_URL is not set: this integration test needs the local endpoint; {HOW_TO_RUN}"),
+    }
+}
+
+/// SDK options for tests: the default attempts, millisecond backoffs.
+pub fn client_options() -> ClientOptions {
+    ClientOptions {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(50),
+        ..ClientOptions::default()
+    }
+}
+
+/// Adapter retry budget for tests: as many attempts, millisecond backoffs.
+pub fn retry_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 10,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+        deadline: Duration::from_secs(20),
+    }
+}
+
+/// Clients on the local endpoint (from the environment, like a Lambda).
+pub async fn clients() -> Clients {
+    endpoint();
+    clients_with(&client_options()).await
+}
+
+/// Clients with explicit options (e.g. `endpoint_url` = a [`FaultProxy`]).
+pub async fn clients_with(opts: &ClientOptions) -> Clients {
+    endpoint();
+    match Clients::from_env(opts).await {
+        Ok(c) => c,
+        Err(e) => panic!("clients for the local endpoint: {e}; {HOW_TO_RUN}"),
+    }
+}
+
+/// A name no other test (in this or another process) uses.
+pub fn unique_name(prefix: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{nanos:09}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh table for one test.
+#[derive(Debug)]
+pub struct TestTable {
+    pub name: String,
+    pub clients: Clients,
+    pub summary: TableSummary,
+}
+
+impl TestTable {
+    /// Create a uniquely named table like the reference's (`"v0.1"` or
+    /// `"main"`), with a NEW_AND_OLD_IMAGES stream when `stream`.
+    pub async fn new(format: &str, stream: bool) -> Self {
+        let clients = clients().await;
+        let name = unique_name("t");
+        let summary = match create_table(&clients.ddb, &name, format, stream).await {
+            Ok(s) => s,
+            Err(e) => panic!("create test table {name}: {e}; {HOW_TO_RUN}"),
+        };
+        Self {
+            name,
+            clients,
+            summary,
+        }
+    }
+
+    /// Store options for tests: [`retry_policy`], expire through
+    /// [`ExpireVia::Auto`] (UpdateItem on the emulator).
+    pub fn store_options() -> StoreOptions {
+        StoreOptions {
+            retry: retry_policy(),
+            expire_via: ExpireVia::Auto,
+            ..StoreOptions::default()
+        }
+    }
+
+    /// A store on this table.
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::with_options(&self.clients, &self.name, Self::store_options())
+    }
+
+    /// A store on this table through other clients (e.g. via a proxy).
+    pub fn store_via(&self, clients: &Clients, opts: StoreOptions) -> DynamoStore {
+        DynamoStore::with_options(clients, &self.name, opts)
+    }
+
+    /// The stream ARN, when created with a stream.
+    pub fn stream_arn(&self) -> Option<&str> {
+        self.summary.stream_arn.as_deref()
+    }
+}
+
+/// A string value.
+pub fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// A number value.
+pub fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+/// An item with key `pk`/`sk` and the given attributes.
+pub fn item(
+    pk: &str,
+    sk: &str,
+    attrs: impl IntoIterator<Item = (&'static str, AttributeValue)>,
+) -> Item {
+    let mut i = Item::default();
+    i.insert("PK".into(), s(pk));
+    i.insert("SK".into(), s(sk));
+    for (k, v) in attrs {
+        i.insert(k.to_owned(), v);
+    }
+    i
+}
+
+/// An item key.
+pub fn key(pk: &str, sk: &str) -> ItemKey {
+    ItemKey::new(pk, sk)
+}

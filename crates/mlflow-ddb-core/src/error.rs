@@ -1,0 +1,35 @@
+//! The crate's one error type. Variants are added as modules need them;
+//! an error names the item key it is about, never a tag value.
+
+/// Everything the pure core can refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// A table format name that is not one we serve.
+    #[error("unknown table format {0:?}: accepted values are \"v0.1\" and \"main\"")]
+    UnknownTableFormat(String),
+
+    /// A CONFIG item whose attribute has the wrong type or an unusable value.
+    #[error("malformed config item {key}: attribute {attribute:?} {problem}")]
+    MalformedConfig {
+        key: crate::item::ItemKey,
+        attribute: &'static str,
+        problem: &'static str,
+    },
+
+    /// A stream record we cannot decode (stream.rs). Names the sequence
+    /// number and the key when known; never an attribute value.
+    #[error("stream record {}{}: {problem}", seq.as_ref().map_or("(no sequence number)", |s| s.as_str()), key.as_ref().map(|k| format!(" ({k})")).unwrap_or_default())]
+    StreamRecord {
+        seq: Option<crate::stream::SequenceNumber>,
+        key: Option<crate::item::ItemKey>,
+        problem: crate::stream::RecordProblem,
+    },
+
+    /// The ttl-sweeper's checkpoint item cannot be read back (sweep.rs).
+    #[error("unreadable checkpoint {key}: {problem}")]
+    Checkpoint {
+        key: crate::item::ItemKey,
+        problem: String,
+    },
+}
