@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help test lint unit demo parity vectors bench build emulator clean
+.PHONY: help test lint unit demo parity vectors bench build emulator clean infra-test preflight enable-stream
 
 help:
 	@echo "make demo     run the suite end to end on the local emulator and print what it did"
@@ -14,10 +14,15 @@ help:
 	@echo "make vectors  regenerate the parity vectors from the reference package"
 	@echo "make bench    benchmarks that print figures"
 	@echo "make build    cargo-lambda release zips for each function"
+	@echo "make infra-test               CDK app: npm ci, node tests, offline synth with cdk-nag, cfn-lint"
+	@echo "make preflight TABLE=T [FUNCTION=F]  is table T ready for (or upgraded to) the functions? exit 1 if not"
+	@echo "make enable-stream TABLE=T    turn on the NEW_AND_OLD_IMAGES stream of table T (idempotent)"
 
 test: lint
 	scripts/emulator.sh run -- $(CARGO) test --workspace --all-targets --locked
 	$(MAKE) --no-print-directory parity
+	$(MAKE) --no-print-directory build
+	LAMBDA_ASSETS=$(CURDIR)/target/lambda $(MAKE) --no-print-directory infra-test
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -45,3 +50,16 @@ build:
 clean:
 	$(CARGO) clean
 	rm -rf .venv .cache
+
+# The CDK app under infra/ (see infra/scripts/test.sh): needs Node; no AWS credentials, no Rust build.
+infra-test:
+	infra/scripts/test.sh
+
+# Upgrade steps against a real table (AWS credentials from the usual environment).
+preflight:
+	@test -n "$(TABLE)" || { echo "usage: make preflight TABLE=<table> [FUNCTION=<materializer function>]" >&2; exit 2; }
+	$(CARGO) run --quiet --locked -p preflight -- check --table "$(TABLE)" $(if $(FUNCTION),--function "$(FUNCTION)")
+
+enable-stream:
+	@test -n "$(TABLE)" || { echo "usage: make enable-stream TABLE=<table>" >&2; exit 2; }
+	$(CARGO) run --quiet --locked -p preflight -- enable-stream --table "$(TABLE)"

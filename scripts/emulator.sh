@@ -48,7 +48,15 @@ start() {
   return 1
 }
 
-stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# moto_server is started inside a command substitution, so it is not this
+# shell's child and `wait` cannot be used: poll until it is gone (10 s), then
+# kill it hard.
+stop_pid() {
+  local i
+  kill "$1" 2>/dev/null || return 0
+  for i in $(seq 1 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.2; done
+  kill -9 "$1" 2>/dev/null || true
+}
 
 case "${1:-}" in
   start)

@@ -1,0 +1,216 @@
+// Settings of the app, read once from CDK context (`--context key=value` or cdk.json).
+// Every value is validated here, so a typo fails the synth with a message instead of a
+// half-configured stack.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The three functions; folder, crate, binary, Lambda function and construct share the name. */
+export const FUNCTIONS = ['materializer', 'ttl-sweeper', 'indexer'] as const;
+export type FunctionName = (typeof FUNCTIONS)[number];
+
+/** Default schedule of the ttl-sweeper: daily at 03:00 UTC. */
+export const DEFAULT_CLEANUP_SCHEDULE = 'cron(0 3 * * ? *)';
+
+// Namespace of the EMF metrics the functions print (NAMESPACE in each function crate).
+export const METRIC_NAMESPACE = 'mlflow-dynamodbstore';
+
+export interface StreamSettings {
+  /** The table's current stream ARN (`preflight check --table T` prints it). */
+  streamArn: string;
+  batchSize: number;
+  batchingWindowSeconds: number;
+  parallelizationFactor: number;
+  maxRetryAttempts: number;
+  maxRecordAgeSeconds: number;
+  /** Alarm when the oldest record waits longer than this. */
+  iteratorAgeAlarmSeconds: number;
+  /** Attach the DLQ and the on-failure queue as SQS event sources (replay in Lambda). */
+  dlqReplay: boolean;
+}
+
+export interface CleanupSettings {
+  /** EventBridge schedule expression: `rate(...)` or `cron(...)`. */
+  schedule: string;
+  /** The rule's constant input; only the options that were set. */
+  input: { dry_run?: boolean; segments?: number; max_items?: number; breaker_fraction?: number };
+}
+
+export interface Settings {
+  stackName: string;
+  table: string;
+  tableFormat: 'v0.1' | 'main';
+  /** Directory holding `<function>/bootstrap.zip` (make build) or `<function>/bootstrap`. */
+  lambdaAssets: string;
+  streams?: StreamSettings;
+  cleanup?: CleanupSettings;
+  /** Parallel segments the indexer state machine runs at once. */
+  indexerConcurrency: number;
+  /** Optional SNS topic ARN that every alarm notifies. */
+  alarmTopicArn?: string;
+  logRetentionDays: number;
+}
+
+/** What `tryGetContext` gives: strings from the command line, any JSON from cdk.json. */
+export type Context = (key: string) => unknown;
+
+class SettingsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SettingsError';
+  }
+}
+
+function str(ctx: Context, key: string): string | undefined {
+  const v = ctx(key);
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v === 'string') return v.trim();
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  throw new SettingsError(`--context ${key}: expected a string, got ${JSON.stringify(v)}`);
+}
+
+function bool(ctx: Context, key: string, dflt: boolean): boolean {
+  const v = str(ctx, key);
+  if (v === undefined) return dflt;
+  const l = v.toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(l)) return true;
+  if (['false', '0', 'no', 'off'].includes(l)) return false;
+  throw new SettingsError(`--context ${key}=${v}: expected true or false`);
+}
+
+function num(ctx: Context, key: string, dflt: number, min: number, max: number, integer = true): number {
+  const v = str(ctx, key);
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min || n > max) {
+    throw new SettingsError(
+      `--context ${key}=${v}: expected ${integer ? 'an integer' : 'a number'} in [${min}, ${max}]`,
+    );
+  }
+  return n;
+}
+
+function optNum(ctx: Context, key: string, min: number, max: number, integer = true): number | undefined {
+  return str(ctx, key) === undefined ? undefined : num(ctx, key, 0, min, max, integer);
+}
+
+/** The values CloudWatch Logs accepts for a log group's retention, in days. */
+export const RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+function retentionDays(ctx: Context): number {
+  const d = num(ctx, 'log-retention-days', 30, 1, 3653);
+  if (!RETENTION_DAYS.includes(d)) {
+    throw new SettingsError(`--context log-retention-days=${d}: CloudWatch Logs accepts ${RETENTION_DAYS.join(', ')}`);
+  }
+  return d;
+}
+
+/** A CloudFormation stack name for `table` (letters, digits, hyphens; 128 at most). */
+export function stackNameFor(table: string): string {
+  const cleaned = table.replace(/[^A-Za-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  return `mlflow-ops-${cleaned}`.slice(0, 128);
+}
+
+/** Read and validate every setting. Throws with a message naming the context key. */
+export function readSettings(ctx: Context, appDir: string): Settings {
+  if (bool(ctx, 'opensearch', false)) {
+    throw new SettingsError(
+      '--context opensearch=true: OpenSearch indexing is not supported yet (the indexer ' +
+        'backfills DynamoDB items only); deploy without it',
+    );
+  }
+  const table = str(ctx, 'table');
+  if (!table) {
+    throw new SettingsError(
+      '--context table=<name> is required: the existing table created by mlflow-dynamodbstore',
+    );
+  }
+  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(table)) {
+    throw new SettingsError(`--context table=${table}: not a DynamoDB table name`);
+  }
+  const tableFormat = str(ctx, 'table-format') ?? 'v0.1';
+  if (tableFormat !== 'v0.1' && tableFormat !== 'main') {
+    throw new SettingsError(`--context table-format=${tableFormat}: expected v0.1 or main`);
+  }
+
+  let streams: StreamSettings | undefined;
+  if (bool(ctx, 'streams', false)) {
+    const streamArn = str(ctx, 'table-stream-arn');
+    if (!streamArn) {
+      throw new SettingsError(
+        '--context streams=true needs --context table-stream-arn=<arn>: the table\'s current ' +
+          `stream (make enable-stream TABLE=${table} turns it on; preflight check prints it)`,
+      );
+    }
+    const arnShape = /^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.-]+)\/stream\/\S+$/;
+    const m = arnShape.exec(streamArn);
+    if (!m || m[1] !== table) {
+      throw new SettingsError(
+        `--context table-stream-arn=${streamArn}: not a stream ARN of table ${table}`,
+      );
+    }
+    streams = {
+      streamArn,
+      batchSize: num(ctx, 'batch-size', 100, 1, 10000),
+      batchingWindowSeconds: num(ctx, 'batching-window-seconds', 1, 0, 300),
+      parallelizationFactor: num(ctx, 'parallelization-factor', 1, 1, 10),
+      maxRetryAttempts: num(ctx, 'max-retry-attempts', 10, 0, 10000),
+      maxRecordAgeSeconds: num(ctx, 'max-record-age-seconds', 21600, 60, 604800),
+      iteratorAgeAlarmSeconds: num(ctx, 'iterator-age-alarm-seconds', 300, 1, 604800),
+      dlqReplay: bool(ctx, 'dlq-replay', false),
+    };
+  }
+
+  let cleanup: CleanupSettings | undefined;
+  if (bool(ctx, 'scheduled-cleanup', false)) {
+    const schedule = str(ctx, 'cleanup-schedule') ?? DEFAULT_CLEANUP_SCHEDULE;
+    if (!/^(rate|cron)\(.+\)$/.test(schedule)) {
+      throw new SettingsError(
+        `--context cleanup-schedule=${schedule}: expected an EventBridge expression, ` +
+          'e.g. "rate(1 day)" or "cron(0 3 * * ? *)"',
+      );
+    }
+    const input: CleanupSettings['input'] = {};
+    const dry = str(ctx, 'cleanup-dry-run');
+    if (dry !== undefined) input.dry_run = bool(ctx, 'cleanup-dry-run', false);
+    const segments = optNum(ctx, 'cleanup-segments', 1, 1000000);
+    if (segments !== undefined) input.segments = segments;
+    const maxItems = optNum(ctx, 'cleanup-max-items', 1, Number.MAX_SAFE_INTEGER);
+    if (maxItems !== undefined) input.max_items = maxItems;
+    const fraction = optNum(ctx, 'cleanup-breaker-fraction', 0, 1, false);
+    if (fraction !== undefined) input.breaker_fraction = fraction;
+    cleanup = { schedule, input };
+  }
+
+  const assets = str(ctx, 'lambda-assets') ?? path.join('..', 'target', 'lambda');
+  const alarmTopicArn = str(ctx, 'alarm-topic-arn');
+  if (alarmTopicArn !== undefined && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:\S+$/.test(alarmTopicArn)) {
+    throw new SettingsError(`--context alarm-topic-arn=${alarmTopicArn}: not an SNS topic ARN`);
+  }
+  return {
+    stackName: str(ctx, 'stack-name') ?? stackNameFor(table),
+    table,
+    tableFormat,
+    lambdaAssets: path.resolve(appDir, assets),
+    streams,
+    cleanup,
+    indexerConcurrency: num(ctx, 'indexer-concurrency', 4, 1, 40),
+    alarmTopicArn,
+    logRetentionDays: retentionDays(ctx),
+  };
+}
+
+/**
+ * The code asset of `fn`: `<lambdaAssets>/<fn>/bootstrap.zip` as built by `make build`, or a
+ * directory `<lambdaAssets>/<fn>/` holding a `bootstrap` (the tests' stubs; CDK zips it).
+ * Never builds Rust: synth stays fast and needs no toolchain.
+ */
+export function assetPath(lambdaAssets: string, fn: FunctionName): string {
+  const zip = path.join(lambdaAssets, fn, 'bootstrap.zip');
+  if (fs.existsSync(zip)) return zip;
+  const dir = path.join(lambdaAssets, fn);
+  if (fs.existsSync(path.join(dir, 'bootstrap'))) return dir;
+  throw new SettingsError(
+    `no code for ${fn}: neither ${zip} nor ${path.join(dir, 'bootstrap')} exists; run ` +
+      '`make build` at the repository root, or pass --context lambda-assets=<dir>',
+  );
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# make infra-test: the CDK app's checks, offline and without AWS credentials.
+#   1. npm ci from the committed package-lock.json (again only when the lock changed)
+#   2. tsc --noEmit, then the node test runner (aws-cdk-lib/assertions, cdk-nag's validateScope)
+#   3. `cdk synth` of two configurations with the real CLI: cdk-nag runs as a policy-validation
+#      plugin, so any unacknowledged AwsSolutions finding fails the synth
+#   4. cfn-lint (pinned in python/requirements-infra.txt) on every synthesized template: 0 errors
+#      and 0 warnings, W3005 aside (CDK's explicit DependsOn on a role's policy, which a GetAtt
+#      already implies; harmless and not ours to change)
+# Code assets: the stub `bootstrap` files of infra/test/fixtures/lambda, so no Rust build is
+# needed; LAMBDA_ASSETS=<dir> synthesizes with real zips instead (e.g. target/lambda after
+# `make build`).
+set -euo pipefail
+infra="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(dirname "$infra")"
+cd "$infra"
+
+stamp=node_modules/.package-lock.sha256
+sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$sum" >"$stamp"
+fi
+"$root/scripts/venv.sh" infra
+
+npx --no-install tsc --noEmit
+npm test --silent
+
+# No credentials, no instance metadata, no notices/telemetry: synth must not need AWS.
+offline=(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE
+  -u AWS_ENDPOINT_URL -u CDK_DEFAULT_ACCOUNT -u CDK_DEFAULT_REGION
+  AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true AWS_CONFIG_FILE=/dev/null
+  AWS_SHARED_CREDENTIALS_FILE=/dev/null)
+assets="${LAMBDA_ASSETS:-$infra/test/fixtures/lambda}"
+stream_arn='arn:aws:dynamodb:us-east-1:123456789012:table/mlflow/stream/2026-11-21T00:00:00.000'
+synth() {
+  local out="$1"; shift
+  rm -rf "$out"
+  "${offline[@]}" npx --no-install cdk synth --no-notices --quiet --output "$out" \
+    --context table=mlflow --context lambda-assets="$assets" "$@"
+}
+synth cdk.out/test-full --context streams=true --context table-stream-arn="$stream_arn" \
+  --context scheduled-cleanup=true --context 'cleanup-schedule=rate(1 day)' \
+  --context dlq-replay=true --context alarm-topic-arn=arn:aws:sns:us-east-1:123456789012:ops
+synth cdk.out/test-minimal
+
+templates=(cdk.out/test-full/*.template.json cdk.out/test-minimal/*.template.json)
+"$root/.venv/bin/cfn-lint" --ignore-checks W3005 -- "${templates[@]}"
+echo "infra-test: tests, synth (cdk-nag) and cfn-lint passed on ${#templates[@]} templates" >&2
