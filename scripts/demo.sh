@@ -91,6 +91,32 @@ step_provision() {
   "$py" "$demo/provision.py"
 }
 
+step_preflight() {
+  # The upgrade's first steps (README runbook 1 and 3) on the table the reference store created.
+  # moto's CloudFormation ignores the template's TimeToLiveSpecification and point-in-time
+  # recovery, so on the emulator `ttl` stays FAIL and `pitr` warns; on AWS both are on.
+  cargo build --quiet --locked -p preflight
+  local pf="$root/target/debug/preflight" rc=0
+  echo "  \$ preflight check --table $DEMO_TABLE"
+  "$pf" check --table "$DEMO_TABLE" >"$DEMO_STATE/preflight.txt" || rc=$?
+  sed 's/^/    /' "$DEMO_STATE/preflight.txt"
+  echo "    (exit code $rc: 1 = not up to date)"
+  [ "$rc" -eq 1 ] && grep -q 'FAIL  stream   no stream' "$DEMO_STATE/preflight.txt"
+  echo "  \$ preflight enable-stream --table $DEMO_TABLE   (twice: the second changes nothing)"
+  "$pf" enable-stream --table "$DEMO_TABLE" | sed 's/^/    /'
+  "$pf" enable-stream --table "$DEMO_TABLE" | sed 's/^/    /'
+  rc=0
+  "$pf" check --table "$DEMO_TABLE" --json >"$DEMO_STATE/preflight.json" || rc=$?
+  "$py" - "$DEMO_STATE/preflight.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1], encoding="utf-8"))
+stream = next(c for c in r["checks"] if c["name"] == "stream")
+print(f"  after: stream {stream['status']} ({r['stream_view_type']}); "
+      + ", ".join(f"{c['name']} {c['status']}" for c in r["checks"] if c["name"] != "stream"))
+assert stream["status"] == "ok", stream
+PY
+}
+
 step_configure_global() {
   # opt-in value FTS, so that run tag/param and trace tag values get FTS items too
   cli fts-trigrams add run_tag_value
@@ -128,14 +154,99 @@ step_searches() {
   AWS_MAX_ATTEMPTS=1 "$py" "$demo/searches.py"
 }
 
+step_materializer() {
+  # Raw writes (PutItem, no inline materialization) on the stream-enabled
+  # table; `materializer tail` reads the whole stream through the Lambda
+  # handler. The reference's own inline writes are already right (reads
+  # only); the raw targets get their tags entries and FTS items.
+  cargo build --quiet --locked -p materializer
+  local m="$root/target/debug/materializer"
+  "$py" "$demo/materializer_raw.py" write
+  echo "  before:"
+  "$py" "$demo/materializer_raw.py" show | sed 's/^/  /'
+  "$py" "$demo/tablestats.py" "$DEMO_TABLE" --save "$DEMO_STATE/stats-before-materializer.json" >/dev/null
+  printf '  $ materializer tail --table %s --until-idle\n' "$DEMO_TABLE"
+  "$m" tail --table "$DEMO_TABLE" --until-idle --checkpoint "$DEMO_STATE/materializer-checkpoint.json" \
+    >"$DEMO_STATE/materializer-tail.json" 2>"$DEMO_STATE/materializer-tail.log"
+  "$py" - "$DEMO_STATE/materializer-tail.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1], encoding="utf-8"))
+st = r["stats"]
+skipped = ", ".join(f"{k} {v}" for k, v in sorted(st["skipped"].items()))
+print(f"    {st['records']} records in {r['invocations']} invocations ({r['elapsed_ms']} ms); skipped: {skipped}")
+print(f"    {st['targets']} targets reconciled: {st['noop_targets']} already right (reads only), "
+      f"{st['missing_targets']} gone; {st['writes']} write requests; DLQ {st['dlq_sends']}, retries {st['retries']}")
+print(f"    record age when acknowledged (a backlog: tail started after the writes): p50 {r['lag_ms']['p50']} ms, p99 {r['lag_ms']['p99']} ms")
+assert st["failed"] == 0 and st["dlq_sends"] == 0, st
+PY
+  echo "  after:"
+  "$py" "$demo/materializer_raw.py" check | sed 's/^/  /'
+  echo "  what changed in the table:"
+  "$py" "$demo/tablestats.py" "$DEMO_TABLE" --compare "$DEMO_STATE/stats-before-materializer.json" | sed 's/^/    /'
+}
+
+step_ttl_sweeper() {
+  # soft-delete an experiment, simulate TTL removing its E#META, then sweep
+  "$py" "$demo/sweeper.py" prepare
+  cargo build --quiet -p ttl-sweeper
+  "$py" "$demo/tablestats.py" "$DEMO_TABLE" --save "$DEMO_STATE/stats-before-sweep.json" >/dev/null
+  printf '  $ ttl-sweeper --table %s --dry-run\n' "$DEMO_TABLE"
+  "$root/target/debug/ttl-sweeper" --table "$DEMO_TABLE" --dry-run | sed 's/^/    /'
+  printf '  $ ttl-sweeper --table %s\n' "$DEMO_TABLE"
+  "$root/target/debug/ttl-sweeper" --table "$DEMO_TABLE" | sed 's/^/    /'
+  echo "  what changed:"
+  "$py" "$demo/tablestats.py" "$DEMO_TABLE" --compare "$DEMO_STATE/stats-before-sweep.json" | sed 's/^/    /'
+  "$py" "$demo/sweeper.py" verify
+}
+
+step_indexer_story() {
+  # The operator story on a table of its own: a configuration change hides
+  # existing runs from the reference store's search; indexer verify shows
+  # the drift, indexer backfill repairs it. Every search is a fresh store
+  # process (the reference caches CONFIG per process).
+  local t="${DEMO_TABLE}-indexer" story=("$py" "$demo/indexer_story.py")
+  local indexer=("$root/target/debug/indexer")
+  cargo build --quiet --locked -p indexer
+  "${story[@]}" seed --table "$t" >/dev/null
+  echo "  6 runs written by the reference store: tag team.name (3 'risk'), tag note (3 with 'zebra')"
+  "${story[@]}" say --table "$t" --label "before any change:" --expect 6,3,0
+  DEMO_TABLE="$t" cli denormalize-tags add 'team.*'
+  "${story[@]}" say --table "$t" --label "after adding team.*:" --expect 6,0,0
+  DEMO_TABLE="$t" cli fts-trigrams add run_tag_value
+  "${story[@]}" write-new --table "$t" -n 2 >/dev/null
+  echo "  2 more runs written (risk, zebra)"
+  "${story[@]}" say --table "$t" --label "after run_tag_value FTS + 2 new runs:" --expect 8,2,2
+  "$py" "$demo/tablestats.py" "$t" --save "$DEMO_STATE/stats-indexer.json" >/dev/null
+  echo "  \$ indexer verify --table $t --segments 4"
+  local rc=0
+  "${indexer[@]}" verify --table "$t" --segments 4 --examples 3 >"$DEMO_STATE/verify.json" 2>"$DEMO_STATE/verify.txt" || rc=$?
+  sed 's/^/    /' "$DEMO_STATE/verify.txt"
+  echo "    (exit code $rc: 3 = drift)"
+  [ "$rc" -eq 3 ]
+  echo "  \$ indexer backfill --table $t --segments 4"
+  "${indexer[@]}" backfill --table "$t" --segments 4 --examples 3 2>&1 >/dev/null | sed 's/^/    /'
+  "$py" "$demo/tablestats.py" "$t" --compare "$DEMO_STATE/stats-indexer.json" | sed 's/^/  /'
+  "${story[@]}" say --table "$t" --label "after indexer backfill (fresh process):" --expect 8,5,5
+  echo "  \$ indexer verify --table $t --segments 4"
+  rc=0
+  "${indexer[@]}" verify --table "$t" --segments 4 >/dev/null 2>"$DEMO_STATE/verify.txt" || rc=$?
+  sed 's/^/    /' "$DEMO_STATE/verify.txt"
+  echo "    (exit code $rc: 0 = clean)"
+  [ "$rc" -eq 0 ]
+}
+
 STEPS_INSIDE=(
   "provision|Provision the table through the reference store (CloudFormation in moto)"
+  "preflight|Upgrade preflight: no stream on the reference table; enable-stream (idempotent)"
   "configure_global|Configure the reference store through its CLI"
   "write_experiments|Write experiments through MLflow's client"
   "configure_experiments|Per-experiment tag denormalization patterns (CLI)"
   "write_contents|Write runs, traces and the model registry through MLflow's client"
   "table_stats|What the table holds: items and derived items per kind"
   "searches|The reference store's own searches"
+  "materializer|materializer: raw writes without inline materialization; tail derives them"
+  "ttl_sweeper|ttl-sweeper: an experiment soft-deleted and expired; dry run, then the sweep"
+  "indexer_story|indexer: a new pattern hides old runs from search; verify, backfill, verify"
 )
 
 run_steps() {
