@@ -19,7 +19,8 @@ help:
 	@echo "make enable-stream TABLE=T    turn on the NEW_AND_OLD_IMAGES stream of table T (idempotent)"
 
 test: lint
-	scripts/emulator.sh run -- $(CARGO) test --workspace --all-targets --locked
+	scripts/venv.sh emulator reference
+	scripts/emulator.sh run -- $(CARGO) test --workspace --lib --bins --tests --locked
 	$(MAKE) --no-print-directory parity
 	$(MAKE) --no-print-directory build
 	LAMBDA_ASSETS=$(CURDIR)/target/lambda $(MAKE) --no-print-directory infra-test

@@ -1,0 +1,308 @@
+//! `indexer`: without arguments, the Lambda function (one segment
+//! invocation per event, see the crate docs for the driver contract); with a
+//! subcommand, the CLI driver over every segment. Configuration is read
+//! once here; the logic is in the library.
+
+// The Lambda runtime's service future nests deeply.
+#![recursion_limit = "256"]
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context as _};
+use clap::{Args, Parser, Subcommand};
+use indexer::{drive, Category, Deps, DriveOptions, Settings, Summary, WalkMode};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lambda_runtime::{service_fn, LambdaEvent};
+use mlflow_ddb_aws::{describe_table, ClientOptions, Clients, DynamoStore};
+use mlflow_ddb_core::format::TableFormat;
+use serde_json::Value;
+
+/// Exit code of `verify` when it found drift.
+const EXIT_DRIFT: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "indexer",
+    about = "Backfill or verify the derived state (tags maps, FTS items) of an mlflow-dynamodbstore table"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write the missing and wrong derived state; a second run writes nothing.
+    Backfill(WalkArgs),
+    /// Report drift by category, read-only; exit 0 when clean, 3 on drift.
+    Verify(WalkArgs),
+}
+
+#[derive(Args)]
+struct WalkArgs {
+    #[arg(long)]
+    table: String,
+    /// Parallel scan segments, walked concurrently.
+    #[arg(long, default_value_t = 4)]
+    segments: u32,
+    /// Targets reconciled at once per segment.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Only the JSON summary on stdout (no human summary, no progress bar).
+    #[arg(long)]
+    json: bool,
+    /// backfill: report what would be written, write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Example keys per drift category.
+    #[arg(long, default_value_t = indexer::state::DEFAULT_EXAMPLES)]
+    examples: usize,
+    /// Scan page size (default: DynamoDB's 1 MB pages).
+    #[arg(long)]
+    page_size: Option<u32>,
+    /// Deadline of each emulated invocation, seconds (continuations past it).
+    #[arg(long, default_value_t = 900)]
+    invocation_timeout: u64,
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn init_tracing(json: bool, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if json {
+        builder.json().with_current_span(false).init();
+    } else {
+        builder.with_ansi(false).init();
+    }
+}
+
+/// Read once: TABLE_FORMAT (default v0.1), CONCURRENCY, RESERVE_SECONDS.
+struct Env {
+    format: TableFormat,
+    settings: Settings,
+    function_name: String,
+}
+
+fn read_env() -> anyhow::Result<Env> {
+    let format: TableFormat = env_or("TABLE_FORMAT", "v0.1").parse()?;
+    let concurrency: usize = env_or("CONCURRENCY", "16")
+        .parse()
+        .context("CONCURRENCY must be a positive integer")?;
+    let reserve: u64 = env_or("RESERVE_SECONDS", "5")
+        .parse()
+        .context("RESERVE_SECONDS must be a whole number of seconds")?;
+    Ok(Env {
+        format,
+        settings: Settings {
+            concurrency: concurrency.max(1),
+            reserve: Duration::from_secs(reserve),
+        },
+        function_name: env_or("AWS_LAMBDA_FUNCTION_NAME", "indexer"),
+    })
+}
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("indexer: tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("indexer: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<ExitCode> {
+    let env = read_env()?;
+    if std::env::args().len() <= 1 {
+        run_lambda(env).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cli = Cli::parse();
+    let (mode, args) = match cli.command {
+        Command::Backfill(a) => (WalkMode::Backfill, a),
+        Command::Verify(a) => (WalkMode::Verify, a),
+    };
+    init_tracing(false, "warn");
+    let clients = Clients::from_env(&ClientOptions::default()).await?;
+    let table = describe_table(&clients.ddb, &args.table).await?;
+    let settings = Settings {
+        concurrency: args.concurrency.max(1),
+        ..env.settings
+    };
+    let deps = Arc::new(Deps::new(
+        Arc::new(DynamoStore::new(&clients, &args.table)),
+        env.format.profile(),
+        settings,
+    ));
+    let mut opts = DriveOptions::new(mode, args.segments);
+    opts.dry_run = args.dry_run;
+    opts.examples = args.examples;
+    opts.page_size = args.page_size;
+    opts.invocation_timeout = Duration::from_secs(args.invocation_timeout.max(1));
+
+    let bar = progress_bar(&args, table.item_count);
+    let ticker = bar.clone().map(|bar| {
+        let progress = deps.progress.clone();
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(progress.load(Ordering::Relaxed));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    });
+    let result = drive(deps.clone(), &opts).await;
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    if let Some(bar) = bar {
+        bar.set_position(deps.progress.load(Ordering::Relaxed));
+        bar.finish_and_clear();
+    }
+    let summary = result?;
+    if !args.json {
+        eprint!("{}", human(&args.table, &summary));
+    }
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(exit_code(&summary))
+}
+
+/// 0: clean (verify) or done without errors (backfill); 3: verify found
+/// drift; 1: errors.
+fn exit_code(s: &Summary) -> ExitCode {
+    if s.counts.errors > 0 || !s.done {
+        return ExitCode::FAILURE;
+    }
+    match s.mode {
+        WalkMode::Verify if !s.clean() => ExitCode::from(EXIT_DRIFT),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// A bar over the table's (approximate) item count, only on a terminal.
+fn progress_bar(args: &WalkArgs, item_count: i64) -> Option<ProgressBar> {
+    if args.json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(
+        Some(u64::try_from(item_count).unwrap_or(0).max(1)),
+        ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} items scanned  {rate}  ETA {eta}")
+    {
+        bar.set_style(style.with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} items/s", state.per_sec());
+            },
+        ));
+    }
+    Some(bar)
+}
+
+fn human(table: &str, s: &Summary) -> String {
+    let c = &s.counts;
+    let (verb, drift_label) = match (s.mode, s.dry_run) {
+        (WalkMode::Verify, _) => ("verify", "drift found"),
+        (WalkMode::Backfill, true) => ("backfill (dry run)", "drift found, nothing written"),
+        (WalkMode::Backfill, false) => ("backfill", "drift repaired"),
+    };
+    let mut out = format!(
+        "{verb} of {table}: {} segments, {} items scanned, {} targets ({} drifted, {} right, {} gone), {} errors\n  {:.1} s, {:.0} items/s, {:.3} requests/item\n",
+        s.segments,
+        c.items_scanned,
+        c.targets,
+        c.drifted_targets,
+        c.noop_targets,
+        c.missing_targets,
+        c.errors,
+        s.elapsed_s,
+        s.items_per_s,
+        s.requests_per_item,
+    );
+    let repairs = format!(
+        "map updates {}, FTS puts {}, FTS deletes {}",
+        c.map_updates, c.fts_puts, c.fts_deletes
+    );
+    out.push_str(&match (s.mode, s.dry_run) {
+        (WalkMode::Backfill, false) => format!("  {} write requests: {repairs}\n", c.writes),
+        (WalkMode::Backfill, true) => format!(
+            "  nothing written; the backfill would make {} write requests: {repairs}\n",
+            c.writes
+        ),
+        (WalkMode::Verify, _) => format!("  nothing written; a backfill would make {repairs}\n"),
+    });
+    if !s.drift.is_clean() {
+        out.push_str(&format!("  {drift_label}:\n"));
+    }
+    for cat in Category::ALL {
+        if let Some(r) = s.drift.categories.get(&cat).filter(|r| r.count > 0) {
+            let name = serde_json::to_value(cat)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            out.push_str(&format!("    {name}: {}\n", r.count));
+            for e in &r.examples {
+                out.push_str(&format!("      {e}\n"));
+            }
+        }
+    }
+    out
+}
+
+async fn run_lambda(env: Env) -> anyhow::Result<()> {
+    init_tracing(true, "info");
+    let table = std::env::var("TABLE_NAME").context("TABLE_NAME is required")?;
+    let clients = Clients::from_env(&ClientOptions::default()).await?;
+    let deps = Arc::new(Deps::new(
+        Arc::new(DynamoStore::new(&clients, &table)),
+        env.format.profile(),
+        env.settings,
+    ));
+    let function_name = Arc::new(env.function_name);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let deps = deps.clone();
+        let function_name = function_name.clone();
+        async move {
+            let deadline = instant_of(event.context.deadline);
+            indexer::handle_event(&deps, event.payload, deadline, &function_name, true)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        }
+    }))
+    .await
+    .map_err(|e| anyhow!("lambda runtime: {e}"))
+}
+
+/// The invocation deadline (epoch ms) as an `Instant`.
+fn instant_of(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
