@@ -1,0 +1,873 @@
+//! One batch of stream records → reconciled targets, dead letters, and the
+//! first record to retry.
+//!
+//! # How a batch is processed
+//!
+//! 1. Decode every record ([`decode_json_record`]: one malformed record never
+//!    hides the others). A CONFIG change invalidates the cached
+//!    configuration at once; then the configuration is loaded (cache, ≤ 60 s).
+//! 2. Sort the records out, cheaply and from the key first: our own writes
+//!    (FTS items, `OPS#`) and irrelevant items (metrics, RANK, spans …) are
+//!    counted skips; a tag, param, assessment or META change names its
+//!    targets ([`targets_of`]); the TTL service removing an `E#META` names
+//!    its partition ([`cascade_partition`]).
+//! 3. Work units (distinct targets, cascades) are ordered by the first
+//!    record that needs them and executed in chunks, each chunk's targets
+//!    concurrently (bounded) through the engine's [`reconcile_targets`]: the
+//!    one reconciliation shared with the indexer, level-triggered (reads
+//!    the current state, writes only the difference; an already-right
+//!    target costs zero writes).
+//! 4. Transient failures (throttling, 5xx, timeouts) are retried with
+//!    backoff while the deadline allows. A unit still failing cuts the
+//!    batch at the first record that needs it: no later chunk is started,
+//!    and that record's sequence number is the one reported; Lambda resends
+//!    from there. (Later records of chunks already executed were reconciled
+//!    too; being level-triggered, their redelivery is a no-op.)
+//! 5. Permanent failures (undecodable record, validation error, item too
+//!    large) send the record to the DLQ as an [`Envelope`]; processing goes
+//!    on. A failed DLQ send makes the record transient (it cuts the batch):
+//!    a record is acknowledged only once its writes, or its dead letter,
+//!    have succeeded.
+//!
+//! A *replay* (a DLQ envelope) is the same path, except that each record is
+//! first rewritten to the current state of its item (strongly consistent
+//! read), so an old message never overwrites newer state, and a permanent
+//! failure is reported rather than dead-lettered again.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mlflow_ddb_aws::{classify, AwsError, ExpireOutcome, Queue, Store, StreamReader};
+use mlflow_ddb_core::config::Config;
+use mlflow_ddb_core::format::Profile;
+use mlflow_ddb_core::item::{ItemKey, PK, SK};
+use mlflow_ddb_core::keys::Relevance;
+use mlflow_ddb_core::plan::{cascade_partition, targets_of, ttl_cascade};
+use mlflow_ddb_core::stream::{decode_json_record, Change, EventName};
+use mlflow_ddb_core::CoreError;
+use mlflow_ddb_engine::{reconcile_targets, ConfigCache, EngineError, Mode};
+use serde_json::Value;
+use tracing::{debug, error, info, warn};
+
+use crate::envelope::{Envelope, EnvelopeError, FunctionId, ENVELOPE_VERSION};
+use crate::metrics::Stats;
+
+/// Tunables of the handler, read once at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Function name and version, written into dead letters.
+    pub function_name: String,
+    pub function_version: String,
+    /// Targets reconciled at once.
+    pub concurrency: usize,
+    /// Work units per chunk: the granularity at which a failure stops the
+    /// batch.
+    pub chunk_units: usize,
+    /// Stop retrying this long before the invocation's deadline.
+    pub deadline_margin: Duration,
+    /// Retries of a failing unit within one invocation (the first attempt
+    /// not counted).
+    pub max_retries: u32,
+    /// First backoff; doubles per retry, half-jittered, capped.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            function_name: "materializer".into(),
+            function_version: "$LATEST".into(),
+            concurrency: 16,
+            chunk_units: 64,
+            deadline_margin: Duration::from_secs(2),
+            max_retries: 8,
+            retry_base: Duration::from_millis(100),
+            retry_max: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Settings {
+    fn backoff(&self, retry: u32) -> Duration {
+        let d = self
+            .retry_base
+            .saturating_mul(1u32 << retry.min(16))
+            .min(self.retry_max);
+        let half = d / 2;
+        let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+        half + Duration::from_nanos(fastrand::u64(0..=nanos))
+    }
+}
+
+/// Everything the handler needs, built once per process.
+pub struct Deps {
+    pub store: Arc<dyn Store>,
+    /// Where permanent failures go. Without one, they cut the batch.
+    pub dlq: Option<Arc<dyn Queue>>,
+    /// For on-failure destination messages (the records are read back).
+    pub streams: Option<StreamReader>,
+    pub profile: &'static Profile,
+    pub config: ConfigCache,
+    pub settings: Settings,
+}
+
+/// Where a batch comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The stream (Lambda, `tail`, or records read back for an on-failure
+    /// message): permanent failures are dead-lettered.
+    Stream,
+    /// A DLQ envelope: re-read the current item first; a permanent failure
+    /// is reported, not dead-lettered again.
+    Replay,
+}
+
+/// The result of one batch.
+#[derive(Debug, Default)]
+pub struct BatchResult {
+    pub stats: Stats,
+    /// Index of the first record not acknowledged: it and every later
+    /// record must be delivered again.
+    pub cut: Option<usize>,
+    /// Why the batch was cut (no item values).
+    pub cut_reason: Option<String>,
+    /// Replay only: records that failed permanently (index, error).
+    pub permanent: Vec<(usize, EnvelopeError)>,
+}
+
+impl BatchResult {
+    /// The sequence number to report for the cut (see [`failure_identifier`]).
+    pub fn failure_identifier(&self, records: &[Value]) -> Option<String> {
+        self.cut.and_then(|i| failure_identifier(records, i))
+    }
+}
+
+/// The sequence number to report when records `idx..` are not done: that
+/// record's, or, when it has none, the nearest earlier one's (retrying more
+/// is safe, retrying less is not). `None` when no record from 0 to `idx`
+/// has one: fail the whole invocation instead. Never an empty string.
+pub fn failure_identifier(records: &[Value], idx: usize) -> Option<String> {
+    records
+        .iter()
+        .take(idx.saturating_add(1))
+        .rev()
+        .find_map(sequence_number)
+}
+
+/// A record's `dynamodb.SequenceNumber`, when a non-empty string.
+pub fn sequence_number(record: &Value) -> Option<String> {
+    record
+        .get("dynamodb")
+        .and_then(|d| d.get("SequenceNumber"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// Epoch milliseconds now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// One unit of work.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Unit {
+    Target(ItemKey),
+    Cascade(String),
+}
+
+/// What a record asks for.
+#[derive(Debug)]
+enum Work {
+    Skip(&'static str),
+    Config,
+    Units(Vec<Unit>),
+    Poison(EnvelopeError),
+}
+
+/// How a unit ended.
+#[derive(Debug, Clone)]
+enum UnitState {
+    Done,
+    Transient(String),
+    Permanent(EnvelopeError),
+}
+
+fn poison(kind: &str, message: impl Into<String>) -> EnvelopeError {
+    EnvelopeError {
+        kind: kind.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn engine_error_kind(e: &EngineError) -> &'static str {
+    match e {
+        EngineError::Config(_) => "config",
+        _ => match e.classification().map(|c| c.reason) {
+            Some("item too large") => "too-large",
+            Some("validation error") | Some("invalid request") => "invalid",
+            _ => "store",
+        },
+    }
+}
+
+fn aws_error_kind(e: &AwsError) -> &'static str {
+    match classify(e).reason {
+        "item too large" => "too-large",
+        "validation error" | "invalid request" => "invalid",
+        _ => "store",
+    }
+}
+
+/// Process one batch of stream records (Lambda's JSON shape).
+pub async fn process_records(
+    deps: &Deps,
+    records: &[Value],
+    origin: Origin,
+    deadline: Instant,
+) -> BatchResult {
+    let mut result = BatchResult::default();
+    let stats = &mut result.stats;
+    stats.records = records.len() as u64;
+    let now = now_ms();
+    for r in records {
+        if let Some(t) = r
+            .get("dynamodb")
+            .and_then(|d| d.get("ApproximateCreationDateTime"))
+            .and_then(Value::as_f64)
+        {
+            let lag = now as f64 - t * 1000.0;
+            if lag.is_finite() && lag > 0.0 {
+                stats.max_lag_ms = stats.max_lag_ms.max(lag as u64);
+            }
+        }
+    }
+
+    let profile = deps.profile;
+    // The key first: our own writes, irrelevant items and CONFIG changes are
+    // sorted out without decoding their images.
+    let mut early: Vec<Option<Work>> = records.iter().map(|r| early_work(profile, r)).collect();
+    let mut changes: Vec<Option<Result<Change, CoreError>>> = records
+        .iter()
+        .zip(&early)
+        .map(|(r, e)| e.is_none().then(|| decode_json_record(profile, r)))
+        .collect();
+
+    // A CONFIG change in the batch: the cached configuration is stale now.
+    if early.iter().any(|w| matches!(w, Some(Work::Config))) {
+        deps.config.invalidate();
+    }
+
+    let mut read_failures: Vec<Option<EnvelopeError>> = vec![None; records.len()];
+    if origin == Origin::Replay {
+        for (i, c) in changes.iter_mut().enumerate() {
+            let Some(Ok(change)) = c else { continue };
+            if matches!(
+                change.kind.relevance(),
+                Relevance::Derived | Relevance::Irrelevant | Relevance::Config
+            ) {
+                continue;
+            }
+            match with_retries(deps, deadline, &mut result.stats, || {
+                current_change(&*deps.store, change)
+            })
+            .await
+            {
+                Ok(current) => *change = current,
+                Err(e) if e.is_transient() => {
+                    result.cut = Some(i);
+                    result.cut_reason = Some(e.to_string());
+                    return finish(deps, result);
+                }
+                Err(e) => read_failures[i] = Some(poison(aws_error_kind(&e), e.to_string())),
+            }
+        }
+    }
+
+    // The configuration, once per batch.
+    let config: Result<Arc<Config>, EngineError> = {
+        let mut tries = 0;
+        loop {
+            match deps.config.load(&*deps.store, Instant::now()).await {
+                Ok(c) => break Ok(c),
+                Err(e) if e.is_transient() && tries < deps.settings.max_retries => {
+                    let wait = deps.settings.backoff(tries);
+                    if Instant::now() + wait + deps.settings.deadline_margin > deadline {
+                        break Err(e);
+                    }
+                    tries += 1;
+                    result.stats.retries += 1;
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => break Err(e),
+            }
+        }
+    };
+    let config = match config {
+        Ok(c) => Some(c),
+        Err(e) if e.is_transient() => {
+            warn!(error = %e, "configuration unreadable: the batch is retried");
+            if !records.is_empty() {
+                result.cut = Some(0);
+                result.cut_reason = Some(e.to_string());
+            }
+            return finish(deps, result);
+        }
+        Err(e) => {
+            // A malformed CONFIG item: nothing can be planned safely. Records
+            // that need planning are dead-lettered (replayable once the
+            // item is fixed); the others go on.
+            error!(error = %e, "configuration malformed: records needing it go to the DLQ");
+            None
+        }
+    };
+    let config_error = poison("config", "configuration malformed or unreadable");
+    let work: Vec<Work> = changes
+        .iter()
+        .zip(&read_failures)
+        .zip(early.iter_mut())
+        .map(
+            |((c, read_failure), early)| match (early.take(), read_failure, c) {
+                (Some(w), _, _) => w,
+                (None, Some(p), _) => Work::Poison(p.clone()),
+                (None, None, Some(c)) => work_of(profile, config.as_deref(), c, &config_error),
+                (None, None, None) => Work::Skip("no-target"),
+            },
+        )
+        .collect();
+    let (units, first) = order_units(&work);
+
+    let mut states: HashMap<Unit, (UnitState, u32)> = HashMap::new();
+    if let Some(config) = &config {
+        for chunk in units.chunks(deps.settings.chunk_units.max(1)) {
+            run_chunk(
+                deps,
+                config,
+                chunk,
+                deadline,
+                &mut result.stats,
+                &mut states,
+            )
+            .await;
+            let cut = chunk
+                .iter()
+                .filter(|u| matches!(states.get(*u), Some((UnitState::Transient(_), _))))
+                .filter_map(|u| first.get(u).map(|i| (*i, u)))
+                .min_by_key(|(i, _)| *i);
+            if let Some((i, u)) = cut {
+                if let Some((UnitState::Transient(why), _)) = states.get(u) {
+                    result.cut_reason = Some(why.clone());
+                }
+                result.cut = Some(i);
+                break;
+            }
+        }
+    }
+
+    // Acknowledge in order, dead-lettering permanent failures.
+    let stop = result.cut.unwrap_or(records.len());
+    for i in 0..stop {
+        if let Work::Units(us) = &work[i] {
+            // Belt and braces: a unit that did not finish cuts the batch here.
+            let unfinished = us.iter().any(|u| {
+                !matches!(
+                    states.get(u),
+                    Some((UnitState::Done, _)) | Some((UnitState::Permanent(_), _))
+                )
+            });
+            if unfinished {
+                result.cut = Some(i);
+                result
+                    .cut_reason
+                    .get_or_insert_with(|| "work not finished".into());
+                break;
+            }
+        }
+        let failure: Option<(EnvelopeError, u32, Option<&Unit>)> = match &work[i] {
+            Work::Skip(reason) => {
+                result.stats.skip(reason);
+                None
+            }
+            Work::Config => {
+                result.stats.config_changes += 1;
+                None
+            }
+            Work::Poison(e) => Some((e.clone(), 1, None)),
+            Work::Units(us) => us.iter().find_map(|u| match states.get(u) {
+                Some((UnitState::Permanent(e), attempts)) => Some((e.clone(), *attempts, Some(u))),
+                _ => None,
+            }),
+        };
+        // One dead letter per failed unit: replaying any record of a target
+        // reconciles all of it, so the first record of the batch that needs
+        // the unit carries the others' sequence numbers (`covers`), and they
+        // are acknowledged with it.
+        let covers: Vec<String> = match failure.as_ref().and_then(|(_, _, u)| *u) {
+            Some(u) => {
+                let mut needing =
+                    (0..stop).filter(|j| matches!(&work[*j], Work::Units(us) if us.contains(u)));
+                if needing.next() != Some(i) {
+                    result.stats.skip("covered-by-dead-letter");
+                    result.stats.acknowledged += 1;
+                    continue;
+                }
+                needing
+                    .filter_map(|j| sequence_number(&records[j]))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let failure = failure.map(|(e, a, _)| (e, a));
+        let Some((err, attempts)) = failure else {
+            result.stats.acknowledged += 1;
+            continue;
+        };
+        let key = changes[i]
+            .as_ref()
+            .and_then(|c| c.as_ref().ok())
+            .map(|c| c.key.clone());
+        match origin {
+            Origin::Replay => {
+                warn!(pk = key.as_ref().map(|k| k.pk.as_str()), sk = key.as_ref().map(|k| k.sk.as_str()),
+                      kind = %err.kind, error = %err.message, "replayed record failed again");
+                result.permanent.push((i, err));
+                result.stats.acknowledged += 1;
+            }
+            Origin::Stream => {
+                match dead_letter(deps, &records[i], &err, attempts, now, covers).await {
+                    Ok(()) => {
+                        warn!(pk = key.as_ref().map(|k| k.pk.as_str()), sk = key.as_ref().map(|k| k.sk.as_str()),
+                              seq = sequence_number(&records[i]).as_deref(), kind = %err.kind,
+                              error = %err.message, "record sent to DLQ");
+                        result.stats.dlq_sends += 1;
+                        result.stats.acknowledged += 1;
+                    }
+                    Err(why) => {
+                        error!(pk = key.as_ref().map(|k| k.pk.as_str()), sk = key.as_ref().map(|k| k.sk.as_str()),
+                               error = %why, "DLQ send failed: the record is retried");
+                        result.cut = Some(i);
+                        result.cut_reason = Some(why);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    finish(deps, result)
+}
+
+/// What one decoded record asks for. Pure: the key first (own writes,
+/// irrelevant items and CONFIG are recognised without looking further),
+/// then the core's [`targets_of`] / [`cascade_partition`]. Without a usable
+/// configuration, records that need one are poison (`config_error`).
+fn work_of(
+    profile: &Profile,
+    config: Option<&Config>,
+    change: &Result<Change, CoreError>,
+    config_error: &EnvelopeError,
+) -> Work {
+    let change = match change {
+        Err(e) => return Work::Poison(poison("undecodable", e.to_string())),
+        Ok(c) => c,
+    };
+    match change.kind.relevance() {
+        Relevance::Derived => Work::Skip("own-write"),
+        Relevance::Irrelevant => Work::Skip("irrelevant"),
+        Relevance::Config => Work::Config,
+        Relevance::Source | Relevance::Target => {
+            let Some(config) = config else {
+                return Work::Poison(config_error.clone());
+            };
+            if let Some(pk) = cascade_partition(change) {
+                return Work::Units(vec![Unit::Cascade(pk.to_owned())]);
+            }
+            let targets = targets_of(profile, config, change);
+            if targets.is_empty() {
+                Work::Skip("no-target")
+            } else {
+                Work::Units(targets.into_iter().map(Unit::Target).collect())
+            }
+        }
+    }
+}
+
+/// What a record asks for, from its key alone, when that is enough: our own
+/// writes and irrelevant items are skipped, CONFIG changes counted. `None`:
+/// decode the record ([`work_of`]). A record whose key cannot be read here is
+/// decoded too (the decoder says what is wrong with it).
+fn early_work(profile: &Profile, record: &Value) -> Option<Work> {
+    let keys = record.get("dynamodb")?.get("Keys")?;
+    let pk = keys.get(PK)?.get("S")?.as_str()?;
+    let sk = keys.get(SK)?.get("S")?.as_str()?;
+    match mlflow_ddb_core::keys::ItemKind::parse(profile, pk, sk).relevance() {
+        Relevance::Derived => Some(Work::Skip("own-write")),
+        Relevance::Irrelevant => Some(Work::Skip("irrelevant")),
+        Relevance::Config => Some(Work::Config),
+        Relevance::Source | Relevance::Target => None,
+    }
+}
+
+/// Distinct units in the order of the first record needing them, and that
+/// record's index.
+fn order_units(work: &[Work]) -> (Vec<Unit>, HashMap<Unit, usize>) {
+    let mut first: HashMap<Unit, usize> = HashMap::new();
+    let mut units: Vec<Unit> = Vec::new();
+    for (i, w) in work.iter().enumerate() {
+        if let Work::Units(us) = w {
+            for u in us {
+                if !first.contains_key(u) {
+                    first.insert(u.clone(), i);
+                    units.push(u.clone());
+                }
+            }
+        }
+    }
+    (units, first)
+}
+
+/// The planning of a batch, without I/O (the benchmarks' "pure path"):
+/// how many records need work and the distinct work units they name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchPlan {
+    /// Distinct targets to reconcile, in order of first need.
+    pub targets: Vec<ItemKey>,
+    /// Partitions to cascade (TTL removal of an experiment).
+    pub cascades: Vec<String>,
+    /// Records skipped (own writes, irrelevant items, nothing to do).
+    pub skipped: usize,
+    /// CONFIG changes.
+    pub config_changes: usize,
+    /// Undecodable records.
+    pub poison: usize,
+}
+
+/// Decode and sort out a batch under `config`: what [`process_records`]
+/// does before its first read.
+pub fn plan_records(profile: &Profile, config: &Config, records: &[Value]) -> BatchPlan {
+    let none = EnvelopeError::default();
+    let work: Vec<Work> = records
+        .iter()
+        .map(|r| {
+            work_of(
+                profile,
+                Some(config),
+                &decode_json_record(profile, r),
+                &none,
+            )
+        })
+        .collect();
+    let mut plan = BatchPlan::default();
+    for w in &work {
+        match w {
+            Work::Skip(_) => plan.skipped += 1,
+            Work::Config => plan.config_changes += 1,
+            Work::Poison(_) => plan.poison += 1,
+            Work::Units(_) => {}
+        }
+    }
+    for u in order_units(&work).0 {
+        match u {
+            Unit::Target(k) => plan.targets.push(k),
+            Unit::Cascade(pk) => plan.cascades.push(pk),
+        }
+    }
+    plan
+}
+
+fn finish(_deps: &Deps, mut result: BatchResult) -> BatchResult {
+    if let Some(cut) = result.cut {
+        result.stats.failed = result.stats.records.saturating_sub(cut as u64);
+    }
+    result
+}
+
+/// Retry `f` on transient errors with the handler's backoff, within the deadline.
+async fn with_retries<T, F, Fut>(
+    deps: &Deps,
+    deadline: Instant,
+    stats: &mut Stats,
+    mut f: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let mut retry = 0;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_transient() && retry < deps.settings.max_retries => {
+                let wait = deps.settings.backoff(retry);
+                if Instant::now() + wait + deps.settings.deadline_margin > deadline {
+                    return Err(e);
+                }
+                retry += 1;
+                stats.retries += 1;
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The change as of now: the item's current state (strongly consistent),
+/// as an INSERT when it exists and a REMOVE (with the record's old image)
+/// when it does not. Level-triggered consumers only need that.
+async fn current_change(store: &dyn Store, change: &Change) -> Result<Change, AwsError> {
+    let current = store.get(&change.key, true).await?;
+    let mut c = change.clone();
+    match current {
+        Some(item) => {
+            c.event = EventName::Insert;
+            c.old = None;
+            c.new = Some(item);
+            c.by_ttl_service = false;
+        }
+        None => {
+            c.event = EventName::Remove;
+            c.new = None;
+        }
+    }
+    Ok(c)
+}
+
+/// Execute one chunk of units, retrying transient failures.
+async fn run_chunk(
+    deps: &Deps,
+    config: &Config,
+    chunk: &[Unit],
+    deadline: Instant,
+    stats: &mut Stats,
+    states: &mut HashMap<Unit, (UnitState, u32)>,
+) {
+    let mut pending: Vec<Unit> = chunk.to_vec();
+    let mut retry = 0u32;
+    loop {
+        let targets: Vec<ItemKey> = pending
+            .iter()
+            .filter_map(|u| match u {
+                Unit::Target(k) => Some(k.clone()),
+                Unit::Cascade(_) => None,
+            })
+            .collect();
+        let mut failed: Vec<(Unit, String)> = Vec::new();
+        if !targets.is_empty() {
+            // Never run past the invocation: what has not finished by the
+            // deadline (minus the margin) is retried by the next one.
+            let stop_at = deadline
+                .checked_sub(deps.settings.deadline_margin)
+                .unwrap_or(deadline);
+            let outcomes = match tokio::time::timeout_at(
+                stop_at.into(),
+                reconcile_targets(
+                    &*deps.store,
+                    deps.profile,
+                    config,
+                    &targets,
+                    Mode::Apply,
+                    deps.settings.concurrency,
+                ),
+            )
+            .await
+            {
+                Ok(outcomes) => outcomes,
+                Err(_) => {
+                    for u in pending {
+                        states.insert(
+                            u,
+                            (
+                                UnitState::Transient("invocation deadline reached".into()),
+                                retry + 1,
+                            ),
+                        );
+                    }
+                    return;
+                }
+            };
+            for o in outcomes {
+                let unit = Unit::Target(o.target.clone());
+                match o.result {
+                    Ok(r) => {
+                        stats.targets += 1;
+                        stats.writes += u64::from(r.writes);
+                        stats.map_updates += r.map_updates as u64;
+                        stats.fts_puts += r.fts_puts as u64;
+                        stats.fts_deletes += r.fts_deletes as u64;
+                        if r.target_missing {
+                            stats.missing_targets += 1;
+                            debug!(pk = %o.target.pk, sk = %o.target.sk, "target gone: nothing to do");
+                        } else if r.noop {
+                            stats.noop_targets += 1;
+                        } else {
+                            debug!(pk = %o.target.pk, sk = %o.target.sk, writes = r.writes, "target reconciled");
+                        }
+                        states.insert(unit, (UnitState::Done, retry + 1));
+                    }
+                    Err(e) if e.is_transient() => {
+                        debug!(pk = %o.target.pk, sk = %o.target.sk, error = %e, "transient failure");
+                        failed.push((unit, e.to_string()));
+                    }
+                    Err(e) => {
+                        warn!(pk = %o.target.pk, sk = %o.target.sk, error = %e, "permanent failure");
+                        let p = poison(engine_error_kind(&e), e.to_string());
+                        states.insert(unit, (UnitState::Permanent(p), retry + 1));
+                    }
+                }
+            }
+        }
+        for u in &pending {
+            let Unit::Cascade(pk) = u else { continue };
+            match cascade(&*deps.store, pk, now_ms() / 1000).await {
+                Ok((expired, requests)) => {
+                    stats.cascades += 1;
+                    stats.expired += expired;
+                    stats.writes += requests;
+                    info!(pk = %pk, expired, "orphan partition expired");
+                    states.insert(u.clone(), (UnitState::Done, retry + 1));
+                }
+                Err(e) if e.is_transient() => failed.push((u.clone(), e.to_string())),
+                Err(e) => {
+                    warn!(pk = %pk, error = %e, "cascade failed permanently");
+                    let p = poison(aws_error_kind(&e), e.to_string());
+                    states.insert(u.clone(), (UnitState::Permanent(p), retry + 1));
+                }
+            }
+        }
+        if failed.is_empty() {
+            return;
+        }
+        let wait = deps.settings.backoff(retry);
+        let out_of_time = Instant::now() + wait + deps.settings.deadline_margin > deadline;
+        if retry >= deps.settings.max_retries || out_of_time {
+            for (u, why) in failed {
+                states.insert(u, (UnitState::Transient(why), retry + 1));
+            }
+            return;
+        }
+        retry += 1;
+        stats.retries += failed.len() as u64;
+        tokio::time::sleep(wait).await;
+        pending = failed.into_iter().map(|(u, _)| u).collect();
+    }
+}
+
+/// Expire what is left of an experiment partition whose `E#META` the TTL
+/// service removed: `SET ttl = :now` on each item, never lengthening a ttl,
+/// never re-creating an item (`Store::expire`). Returns (expired, requests).
+async fn cascade(store: &dyn Store, pk: &str, now_s: i64) -> Result<(u64, u64), AwsError> {
+    let items = store
+        .query_prefix(pk, "", true, Some(&[PK, SK, "ttl"]))
+        .await?;
+    let plan = ttl_cascade(pk, &items, now_s);
+    if plan.keys.is_empty() {
+        return Ok((0, 0));
+    }
+    let report = store.expire(&plan.keys, now_s).await?;
+    let mut expired = 0;
+    for (_, outcome) in report.outcomes {
+        match outcome {
+            ExpireOutcome::Expired => expired += 1,
+            ExpireOutcome::Skipped => {}
+            ExpireOutcome::Failed(e) => return Err(e),
+        }
+    }
+    Ok((expired, u64::from(report.requests)))
+}
+
+/// Send one record to the DLQ. `Err` (a reason) when there is no DLQ or
+/// the send failed: the record then counts as transient.
+async fn dead_letter(
+    deps: &Deps,
+    record: &Value,
+    err: &EnvelopeError,
+    attempts: u32,
+    now: i64,
+    covers: Vec<String>,
+) -> Result<(), String> {
+    let Some(dlq) = &deps.dlq else {
+        return Err("no DLQ configured for a permanent failure".into());
+    };
+    let envelope = Envelope {
+        version: ENVELOPE_VERSION.into(),
+        record: record.clone(),
+        error: err.clone(),
+        attempts,
+        first_failure: rfc3339(now),
+        function: FunctionId {
+            name: deps.settings.function_name.clone(),
+            version: deps.settings.function_version.clone(),
+        },
+        truncated: false,
+        covers,
+    };
+    let mut attrs = BTreeMap::new();
+    attrs.insert("kind".to_owned(), err.kind.clone());
+    if let Some(seq) = sequence_number(record) {
+        attrs.insert("sequenceNumber".to_owned(), seq);
+    }
+    dlq.send(&envelope.to_body(), &attrs)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("DLQ send: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(records: &[Value], idx: usize, expected: Option<&str>) {
+        assert_eq!(
+            failure_identifier(records, idx).as_deref(),
+            expected,
+            "{records:?} @ {idx}"
+        );
+    }
+
+    #[test]
+    fn the_reported_identifier_is_never_empty_and_never_later_than_the_failure() {
+        let r = |seq: Value| json!({"dynamodb": {"SequenceNumber": seq}});
+        let none = json!({"dynamodb": {}});
+        let records = [
+            r(json!("10")),
+            none.clone(),
+            r(json!("")),
+            r(json!(30)),
+            r(json!("40")),
+        ];
+        check(&records, 0, Some("10"));
+        check(&records, 1, Some("10"));
+        check(&records, 2, Some("10"));
+        check(&records, 3, Some("10"));
+        check(&records, 4, Some("40"));
+        check(&[none.clone(), r(json!("5"))], 0, None);
+        check(&[none, r(json!("5"))], 1, Some("5"));
+        check(&[], 0, None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let s = Settings {
+            retry_base: Duration::from_millis(100),
+            retry_max: Duration::from_millis(400),
+            ..Settings::default()
+        };
+        for _ in 0..50 {
+            let b0 = s.backoff(0);
+            assert!(b0 >= Duration::from_millis(50) && b0 <= Duration::from_millis(100));
+            let b5 = s.backoff(5);
+            assert!(b5 >= Duration::from_millis(200) && b5 <= Duration::from_millis(400));
+        }
+    }
+}

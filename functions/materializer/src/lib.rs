@@ -1,0 +1,22 @@
+//! The materializer: a DynamoDB Streams consumer that keeps the derived
+//! state of an mlflow-dynamodbstore table right (the `tags` maps of META
+//! items, the FTS items), level-triggered, with a DLQ and three replay
+//! paths.
+//!
+//! - [`handler`]: one batch of records → reconciled targets (through the
+//!   engine shared with the indexer), dead letters, the record to retry.
+//! - [`lambda`]: the Lambda entry for both event sources (stream, SQS DLQ).
+//! - [`replay`]: DLQ messages (our envelopes, on-failure destination
+//!   messages) and the `replay` command.
+//! - [`tail`]: the `tail` command, emulating the event source mapping.
+//! - [`envelope`]: the DLQ message formats. [`metrics`]: counters, EMF.
+
+pub mod envelope;
+pub mod handler;
+pub mod lambda;
+pub mod metrics;
+pub mod replay;
+pub mod tail;
+
+pub use handler::{process_records, BatchResult, Deps, Origin, Settings};
+pub use lambda::{handle, HandlerError, MetricsSink};

@@ -1,0 +1,251 @@
+//! `materializer`: without arguments, the Lambda function (DynamoDB stream
+//! and SQS DLQ events); with a subcommand, the local tools `tail` and
+//! `replay`. Configuration is read once here; the logic is in the library.
+
+// The Lambda runtime's service future nests deeply.
+#![recursion_limit = "256"]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context as _};
+use clap::{Parser, Subcommand};
+use lambda_runtime::{service_fn, LambdaEvent};
+use materializer::handler::{Deps, Settings};
+use materializer::lambda::{handle, MetricsSink};
+use materializer::replay::replay_queue;
+use materializer::tail::{tail, TailOptions};
+use mlflow_ddb_aws::{
+    describe_table, ClientOptions, Clients, DynamoStore, Queue, SqsQueue, StreamReader,
+};
+use mlflow_ddb_core::format::TableFormat;
+use mlflow_ddb_engine::ConfigCache;
+use serde_json::Value;
+
+#[derive(Parser)]
+#[command(
+    name = "materializer",
+    about = "DynamoDB Streams consumer for mlflow-dynamodbstore tables"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read the table's stream and feed it to the handler, like Lambda's event source mapping.
+    Tail {
+        #[arg(long)]
+        table: String,
+        /// Exit when every shard is caught up, printing a JSON summary.
+        #[arg(long)]
+        until_idle: bool,
+        #[arg(long, default_value_t = 100)]
+        batch_size: u32,
+        /// Checkpoint file (default .cache/materializer/<table>.json).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Start from TRIM_HORIZON and save nothing.
+        #[arg(long)]
+        no_checkpoint: bool,
+        /// On-failure destination and DLQ (SQS queue URL).
+        #[arg(long)]
+        dlq_url: Option<String>,
+        #[arg(long, default_value_t = 3)]
+        max_retries: u32,
+        #[arg(long)]
+        no_bisect: bool,
+        /// Deadline of each emulated invocation, seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Run the handler once on an event file (stream or SQS JSON) and print its response.
+    Invoke {
+        #[arg(long)]
+        table: String,
+        /// The event, as Lambda would deliver it.
+        #[arg(long)]
+        event: PathBuf,
+        #[arg(long)]
+        dlq_url: Option<String>,
+        /// Deadline of the invocation, seconds.
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+    },
+    /// Replay the DLQ: envelopes and on-failure messages; delete what succeeds.
+    Replay {
+        #[arg(long)]
+        dlq_url: String,
+        #[arg(long)]
+        table: String,
+        #[arg(long, default_value_t = 1000)]
+        max: u64,
+    },
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if json {
+        builder.json().with_current_span(false).init();
+    } else {
+        builder.with_ansi(false).init();
+    }
+}
+
+struct Env {
+    format: TableFormat,
+    settings: Settings,
+}
+
+fn read_env() -> anyhow::Result<Env> {
+    let format: TableFormat = env_or("TABLE_FORMAT", "v0.1").parse()?;
+    let concurrency: usize = env_or("CONCURRENCY", "16")
+        .parse()
+        .context("CONCURRENCY must be a positive integer")?;
+    let settings = Settings {
+        function_name: env_or("AWS_LAMBDA_FUNCTION_NAME", "materializer"),
+        function_version: env_or("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        concurrency: concurrency.max(1),
+        ..Settings::default()
+    };
+    Ok(Env { format, settings })
+}
+
+fn deps(clients: &Clients, table: &str, env: &Env, dlq: Option<Arc<dyn Queue>>) -> Deps {
+    Deps {
+        store: Arc::new(DynamoStore::new(clients, table)),
+        dlq,
+        streams: Some(StreamReader::new(clients)),
+        profile: env.format.profile(),
+        config: ConfigCache::default(),
+        settings: env.settings.clone(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let env = read_env()?;
+    if args.len() <= 1 {
+        return run_lambda(env).await;
+    }
+    init_tracing(false);
+    let cli = Cli::parse();
+    let clients = Clients::from_env(&ClientOptions::default()).await?;
+    match cli.command {
+        Command::Tail {
+            table,
+            until_idle,
+            batch_size,
+            checkpoint,
+            no_checkpoint,
+            dlq_url,
+            max_retries,
+            no_bisect,
+            timeout,
+        } => {
+            let summary = describe_table(&clients.ddb, &table).await?;
+            let arn = summary.stream_arn.ok_or_else(|| {
+                anyhow!("table {table} has no stream: enable NEW_AND_OLD_IMAGES first")
+            })?;
+            let dlq: Option<Arc<dyn Queue>> =
+                dlq_url.map(|u| Arc::new(SqsQueue::new(&clients, u)) as Arc<dyn Queue>);
+            let deps = deps(&clients, &table, &env, dlq.clone());
+            let checkpoint = if no_checkpoint {
+                None
+            } else {
+                Some(checkpoint.unwrap_or_else(|| {
+                    PathBuf::from(".cache/materializer").join(format!("{table}.json"))
+                }))
+            };
+            let opts = TailOptions {
+                stream_arn: arn,
+                batch_size: batch_size.clamp(1, 1000),
+                until_idle,
+                checkpoint,
+                max_retries,
+                bisect: !no_bisect,
+                invocation_timeout: Duration::from_secs(timeout.max(1)),
+                poll_interval: Duration::from_secs(1),
+                on_failure: dlq,
+                function_arn: format!("local:materializer:{table}"),
+                metrics: MetricsSink::Off,
+            };
+            let reader = StreamReader::new(&clients);
+            let summary = tail(&deps, &reader, &opts).await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        Command::Invoke {
+            table,
+            event,
+            dlq_url,
+            timeout,
+        } => {
+            let body =
+                std::fs::read(&event).with_context(|| format!("reading {}", event.display()))?;
+            let event: Value = serde_json::from_slice(&body).context("the event is not JSON")?;
+            let dlq: Option<Arc<dyn Queue>> =
+                dlq_url.map(|u| Arc::new(SqsQueue::new(&clients, u)) as Arc<dyn Queue>);
+            let deps = deps(&clients, &table, &env, dlq);
+            let deadline = Instant::now() + Duration::from_secs(timeout.max(1));
+            let response = handle(&deps, event, deadline, MetricsSink::Stderr).await?;
+            println!("{response}");
+        }
+        Command::Replay {
+            dlq_url,
+            table,
+            max,
+        } => {
+            let dlq = Arc::new(SqsQueue::new(&clients, dlq_url));
+            let deps = deps(&clients, &table, &env, Some(dlq.clone()));
+            let summary = replay_queue(&deps, &*dlq, max, Duration::from_secs(60)).await?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+    }
+    Ok(())
+}
+
+async fn run_lambda(env: Env) -> anyhow::Result<()> {
+    init_tracing(true);
+    let table = std::env::var("TABLE_NAME").context("TABLE_NAME is required")?;
+    let clients = Clients::from_env(&ClientOptions::default()).await?;
+    let dlq: Option<Arc<dyn Queue>> = std::env::var("DLQ_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .map(|u| Arc::new(SqsQueue::new(&clients, u)) as Arc<dyn Queue>);
+    let deps = Arc::new(deps(&clients, &table, &env, dlq));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let deps = deps.clone();
+        async move {
+            let deadline = instant_of(event.context.deadline);
+            handle(&deps, event.payload, deadline, MetricsSink::Stdout)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        }
+    }))
+    .await
+    .map_err(|e| anyhow!("lambda runtime: {e}"))
+}
+
+/// The invocation deadline (epoch ms) as an `Instant`.
+fn instant_of(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}

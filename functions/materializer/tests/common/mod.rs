@@ -1,0 +1,202 @@
+//! Shared helpers of the materializer's integration tests (local endpoint).
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use materializer::handler::{Deps, Settings};
+use materializer::lambda::MetricsSink;
+use materializer::tail::{tail, TailOptions, TailSummary};
+use mlflow_ddb_aws::testkit::TestTable;
+use mlflow_ddb_aws::{Queue, Store, StreamReader};
+use mlflow_ddb_core::format::{Profile, TableFormat};
+use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
+use mlflow_ddb_core::keys::ItemKind;
+use mlflow_ddb_engine::ConfigCache;
+use serde_json::Value;
+
+pub fn v01() -> &'static Profile {
+    Profile::of(TableFormat::V0_1)
+}
+
+/// Settings for tests: millisecond backoffs.
+pub fn settings() -> Settings {
+    Settings {
+        retry_base: Duration::from_millis(10),
+        retry_max: Duration::from_millis(200),
+        deadline_margin: Duration::from_millis(200),
+        ..Settings::default()
+    }
+}
+
+pub fn deps(
+    store: Arc<dyn Store>,
+    dlq: Option<Arc<dyn Queue>>,
+    streams: Option<StreamReader>,
+) -> Deps {
+    Deps {
+        store,
+        dlq,
+        streams,
+        profile: v01(),
+        config: ConfigCache::default(),
+        settings: settings(),
+    }
+}
+
+pub fn tail_options(table: &TestTable, dlq: Option<Arc<dyn Queue>>) -> TailOptions {
+    TailOptions {
+        stream_arn: table.stream_arn().expect("a stream").to_owned(),
+        batch_size: 100,
+        until_idle: true,
+        checkpoint: None,
+        max_retries: 3,
+        bisect: true,
+        invocation_timeout: Duration::from_secs(30),
+        poll_interval: Duration::from_millis(100),
+        on_failure: dlq,
+        function_arn: "test:materializer".into(),
+        metrics: MetricsSink::Off,
+    }
+}
+
+pub async fn run_tail(deps: &Deps, table: &TestTable, opts: &TailOptions) -> TailSummary {
+    let reader = StreamReader::new(&table.clients);
+    match tail(deps, &reader, opts).await {
+        Ok(s) => s,
+        Err(e) => panic!("tail: {e}"),
+    }
+}
+
+pub fn key_of(item: &Item) -> ItemKey {
+    match (item.get("PK"), item.get("SK")) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => ItemKey::new(pk, sk),
+        _ => panic!("item without a key"),
+    }
+}
+
+/// Every item of the table.
+pub async fn scan_all(store: &dyn Store) -> BTreeMap<ItemKey, Item> {
+    let mut out = BTreeMap::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .scan_segment(0, 1, start, None, None)
+            .await
+            .expect("scan");
+        for i in page.items {
+            out.insert(key_of(&i), i);
+        }
+        match page.last_key {
+            Some(k) => start = Some(k),
+            None => break,
+        }
+    }
+    out
+}
+
+/// The derived state of a table: `tags` maps of every item that has one
+/// (non-empty), and the FTS items.
+#[derive(Debug, Default, PartialEq)]
+pub struct Derived {
+    pub maps: BTreeMap<ItemKey, BTreeMap<String, AttributeValue>>,
+    pub fts: BTreeMap<ItemKey, Item>,
+}
+
+pub fn derived_of(table: &BTreeMap<ItemKey, Item>) -> Derived {
+    let mut d = Derived::default();
+    for (k, i) in table {
+        if ItemKind::parse_key(v01(), k).is_derived() {
+            d.fts.insert(k.clone(), i.clone());
+        } else if let Some(AttributeValue::M(m)) = i.get("tags") {
+            if !m.is_empty() {
+                d.maps.insert(
+                    k.clone(),
+                    m.iter().map(|(a, b)| (a.clone(), b.clone())).collect(),
+                );
+            }
+        }
+    }
+    d
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn python() -> PathBuf {
+    let p = root().join(".venv/bin/python");
+    assert!(
+        p.exists(),
+        "{} missing: run scripts/venv.sh reference",
+        p.display()
+    );
+    p
+}
+
+/// The reference package's derived state for `sources` (tests/oracle.py).
+pub fn oracle(sources: &[Item]) -> Derived {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(python())
+        .arg(root().join("functions/materializer/tests/oracle.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the oracle");
+    let input = serde_json::to_vec(sources).expect("json");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&input)
+        .expect("write");
+    let out = child.wait_with_output().expect("oracle");
+    assert!(
+        out.status.success(),
+        "oracle failed (scripts/venv.sh reference installs what it needs): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("oracle output");
+    let mut d = Derived::default();
+    for (k, m) in v["maps"].as_object().expect("maps") {
+        let (pk, sk) = k.split_once('\u{0}').expect("key");
+        let map: BTreeMap<String, AttributeValue> =
+            serde_json::from_value(m.clone()).expect("map values");
+        d.maps.insert(ItemKey::new(pk, sk), map);
+    }
+    for f in v["fts"].as_array().expect("fts") {
+        let item: Item = serde_json::from_value(f.clone()).expect("fts item");
+        d.fts.insert(key_of(&item), item);
+    }
+    d
+}
+
+/// Keys differing between two derived states, for a readable failure.
+pub fn diff(a: &Derived, b: &Derived) -> Vec<String> {
+    let mut out = Vec::new();
+    let keys: BTreeSet<&ItemKey> = a.maps.keys().chain(b.maps.keys()).collect();
+    for k in keys {
+        if a.maps.get(k) != b.maps.get(k) {
+            out.push(format!(
+                "map {k}: {:?} != {:?}",
+                a.maps.get(k).map(|m| m.keys().collect::<Vec<_>>()),
+                b.maps.get(k).map(|m| m.keys().collect::<Vec<_>>())
+            ));
+        }
+    }
+    let keys: BTreeSet<&ItemKey> = a.fts.keys().chain(b.fts.keys()).collect();
+    for k in keys {
+        if a.fts.get(k) != b.fts.get(k) {
+            out.push(format!(
+                "fts {k}: {} / {}",
+                a.fts.contains_key(k),
+                b.fts.contains_key(k)
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,351 @@
+//! Property: any source-write sequence, its stream delivered with random
+//! batch splits, duplicates, redeliveries of old records and DLQ-style
+//! replays, converges to the same table as a clean, in-order run.
+//! (In memory: the claim is about the handler's logic, not the transport.)
+//!
+//! An experiment is deleted the way MLflow data goes: by the TTL service
+//! (which makes the materializer expire the rest of its partition), and its
+//! id is never used again. The tables compared are the live items (without
+//! a `ttl`): derived items written for a target before it went are expired
+//! with it, and DynamoDB deletes them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use materializer::envelope::{Envelope, EnvelopeError, FunctionId, ENVELOPE_VERSION};
+use materializer::handler::{Deps, Settings};
+use materializer::lambda::{handle, MetricsSink};
+use mlflow_ddb_aws::testkit::{item, s};
+use mlflow_ddb_aws::{MemoryStore, Store};
+use mlflow_ddb_core::format::{Profile, TableFormat};
+use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
+use mlflow_ddb_engine::ConfigCache;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// Create or rename an experiment (its other attributes kept).
+    ExpName(usize, usize),
+    DeleteExp(usize),
+    ExpTag(usize, usize, usize),
+    DeleteExpTag(usize, usize),
+    RunName(usize),
+    RunTag(usize, usize),
+    DeleteRunTag(usize),
+    RunParam(usize, usize),
+    DeleteRunParam(usize),
+}
+
+const NAMES: [&str; 3] = ["alpha beta", "gamma", "Delta run"];
+const KEYS: [&str; 4] = ["mlflow.a", "mlflow.b#é", "team.x", "other"];
+const VALUES: [&str; 3] = ["v1", "two words", ""];
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0..2usize, 0..3usize).prop_map(|(e, n)| Op::ExpName(e, n)),
+        (0..2usize).prop_map(Op::DeleteExp),
+        (0..2usize, 0..4usize, 0..3usize).prop_map(|(e, k, v)| Op::ExpTag(e, k, v)),
+        (0..2usize, 0..4usize).prop_map(|(e, k)| Op::DeleteExpTag(e, k)),
+        (0..3usize).prop_map(Op::RunName),
+        (0..4usize, 0..3usize).prop_map(|(k, v)| Op::RunTag(k, v)),
+        (0..4usize).prop_map(Op::DeleteRunTag),
+        (0..4usize, 0..3usize).prop_map(|(k, v)| Op::RunParam(k, v)),
+        (0..4usize).prop_map(Op::DeleteRunParam),
+    ]
+}
+
+fn exp(e: usize) -> String {
+    format!("EXP#{}", e + 1)
+}
+
+fn tag(pk: &str, sk: &str, key: &str, value: &str) -> Item {
+    item(pk, sk, [("key", s(key)), ("value", s(value))])
+}
+
+/// The table and its stream, as the writer produces them.
+struct Writer {
+    table: Arc<MemoryStore>,
+    stream: Vec<Value>,
+    deleted: std::collections::HashSet<usize>,
+}
+
+impl Writer {
+    fn new() -> Self {
+        let config = [
+            item(
+                "CONFIG",
+                "FTS_TRIGRAM_FIELDS",
+                [(
+                    "fields",
+                    AttributeValue::L(vec![s("run_tag_value"), s("run_param_value")]),
+                )],
+            ),
+            item(
+                "CONFIG",
+                "DENORMALIZE_TAGS",
+                [("patterns", AttributeValue::L(vec![s("mlflow.*")]))],
+            ),
+        ];
+        let mut w = Writer {
+            table: Arc::new(MemoryStore::new()),
+            stream: Vec::new(),
+            deleted: Default::default(),
+        };
+        for c in config {
+            w.put(c);
+        }
+        // Like the store, META items are created with an empty `tags` map.
+        w.put(item(
+            "EXP#1",
+            "R#r1",
+            [
+                ("run_name", s("first run")),
+                ("tags", AttributeValue::M(HashMap::new())),
+            ],
+        ));
+        w
+    }
+
+    fn record(&mut self, key: &ItemKey, old: Option<Item>, new: Option<Item>) {
+        self.record_by(key, old, new, false)
+    }
+
+    fn record_by(
+        &mut self,
+        key: &ItemKey,
+        old: Option<Item>,
+        new: Option<Item>,
+        ttl_service: bool,
+    ) {
+        let event = match (&old, &new) {
+            (None, Some(_)) => "INSERT",
+            (Some(_), Some(_)) => "MODIFY",
+            (Some(_), None) => "REMOVE",
+            (None, None) => return,
+        };
+        let seq = format!("{:020}", self.stream.len() + 1);
+        let mut d = json!({"Keys": {"PK": {"S": key.pk}, "SK": {"S": key.sk}}, "SequenceNumber": seq,
+                           "StreamViewType": "NEW_AND_OLD_IMAGES"});
+        if let Some(n) = new {
+            d["NewImage"] = serde_json::to_value(n).unwrap();
+        }
+        if let Some(o) = old {
+            d["OldImage"] = serde_json::to_value(o).unwrap();
+        }
+        let mut r = json!({"eventName": event, "eventSource": "aws:dynamodb", "dynamodb": d});
+        if ttl_service {
+            r["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
+        }
+        self.stream.push(r);
+    }
+
+    fn put(&mut self, i: Item) {
+        let key = ItemKey::new(
+            match i.get("PK") {
+                Some(AttributeValue::S(v)) => v.clone(),
+                _ => unreachable!(),
+            },
+            match i.get("SK") {
+                Some(AttributeValue::S(v)) => v.clone(),
+                _ => unreachable!(),
+            },
+        );
+        let old = self.table.snapshot().get(&key).cloned();
+        self.table.put(i.clone());
+        self.record(&key, old, Some(i));
+    }
+
+    fn delete(&mut self, pk: &str, sk: &str) {
+        let key = ItemKey::new(pk, sk);
+        let old = self.table.delete(&key);
+        self.record(&key, old, None);
+    }
+
+    /// The TTL service deleting an item.
+    fn expire(&mut self, pk: &str, sk: &str) {
+        let key = ItemKey::new(pk, sk);
+        let old = self.table.delete(&key);
+        self.record_by(&key, old, None, true);
+    }
+
+    /// Update some attributes of an item, keeping the others (UpdateItem).
+    fn update(&mut self, pk: &str, sk: &str, attrs: &[(&str, AttributeValue)]) {
+        let key = ItemKey::new(pk, sk);
+        let mut i = self
+            .table
+            .snapshot()
+            .get(&key)
+            .cloned()
+            .unwrap_or_else(|| item(pk, sk, [("tags", AttributeValue::M(HashMap::new()))]));
+        for (k, v) in attrs {
+            i.insert((*k).to_owned(), v.clone());
+        }
+        self.put(i);
+    }
+
+    fn apply(&mut self, op: &Op) {
+        let e = match *op {
+            Op::ExpName(e, _) | Op::DeleteExp(e) | Op::ExpTag(e, _, _) | Op::DeleteExpTag(e, _) => {
+                e
+            }
+            _ => 0, // the run lives in EXP#1
+        };
+        if self.deleted.contains(&e) {
+            return;
+        }
+        match *op {
+            Op::ExpName(e, n) => self.update(&exp(e), "E#META", &[("name", s(NAMES[n]))]),
+            Op::DeleteExp(e) => {
+                self.deleted.insert(e);
+                self.expire(&exp(e), "E#META")
+            }
+            Op::ExpTag(e, k, v) => self.put(tag(
+                &exp(e),
+                &format!("E#TAG#{}", KEYS[k]),
+                KEYS[k],
+                VALUES[v],
+            )),
+            Op::DeleteExpTag(e, k) => self.delete(&exp(e), &format!("E#TAG#{}", KEYS[k])),
+            Op::RunName(n) => self.update("EXP#1", "R#r1", &[("run_name", s(NAMES[n]))]),
+            Op::RunTag(k, v) => self.put(tag(
+                "EXP#1",
+                &format!("R#r1#TAG#{}", KEYS[k]),
+                KEYS[k],
+                VALUES[v],
+            )),
+            Op::DeleteRunTag(k) => self.delete("EXP#1", &format!("R#r1#TAG#{}", KEYS[k])),
+            Op::RunParam(k, v) => self.put(tag(
+                "EXP#1",
+                &format!("R#r1#PARAM#{}", KEYS[k]),
+                KEYS[k],
+                VALUES[v],
+            )),
+            Op::DeleteRunParam(k) => self.delete("EXP#1", &format!("R#r1#PARAM#{}", KEYS[k])),
+        }
+    }
+}
+
+fn deps(store: Arc<dyn Store>) -> Deps {
+    Deps {
+        store,
+        dlq: None,
+        streams: None,
+        profile: Profile::of(TableFormat::V0_1),
+        config: ConfigCache::default(),
+        settings: Settings {
+            retry_base: Duration::from_millis(1),
+            ..Settings::default()
+        },
+    }
+}
+
+fn envelope(record: &Value) -> String {
+    Envelope {
+        version: ENVELOPE_VERSION.into(),
+        record: record.clone(),
+        error: EnvelopeError {
+            kind: "store".into(),
+            message: "test".into(),
+        },
+        attempts: 1,
+        first_failure: "2026-01-01T00:00:00.000Z".into(),
+        function: FunctionId {
+            name: "materializer".into(),
+            version: "1".into(),
+        },
+        truncated: false,
+        covers: Vec::new(),
+    }
+    .to_body()
+}
+
+/// How the noisy run delivers the records of one segment.
+#[derive(Debug, Clone)]
+struct Delivery {
+    /// Batch sizes (cycled).
+    splits: Vec<usize>,
+    /// Indices (mod records so far) of records delivered again after the batch.
+    redeliver: Vec<usize>,
+    /// Indices (mod records so far) replayed as DLQ envelopes.
+    replay: Vec<usize>,
+}
+
+fn delivery() -> impl Strategy<Value = Delivery> {
+    (
+        prop::collection::vec(1..6usize, 1..4),
+        prop::collection::vec(any::<usize>(), 0..3),
+        prop::collection::vec(any::<usize>(), 0..2),
+    )
+        .prop_map(|(splits, redeliver, replay)| Delivery {
+            splits,
+            redeliver,
+            replay,
+        })
+}
+
+async fn deliver(d: &Deps, records: &[Value]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let resp = handle(d, json!({"Records": records}), deadline, MetricsSink::Off)
+        .await
+        .expect("handled");
+    assert_eq!(resp["batchItemFailures"], json!([]), "no failure in memory");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn noisy_delivery_converges_to_the_clean_run(
+        segments in prop::collection::vec((prop::collection::vec(op(), 1..8), delivery()), 1..5)
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            // Clean: every write, then the stream once, in order, one batch.
+            let mut clean = Writer::new();
+            for (ops, _) in &segments {
+                for o in ops { clean.apply(o); }
+            }
+            let stream = clean.stream.clone();
+            deliver(&deps(clean.table.clone()), &stream).await;
+
+            // Noisy: writes and deliveries interleaved; random batch splits,
+            // duplicates, old records again, DLQ replays.
+            let mut noisy = Writer::new();
+            let d = deps(noisy.table.clone());
+            let mut done = 0;
+            for (ops, how) in &segments {
+                for o in ops { noisy.apply(o); }
+                let pending = noisy.stream[done..].to_vec();
+                done = noisy.stream.len();
+                let mut at = 0;
+                let mut i = 0;
+                while at < pending.len() {
+                    let n = how.splits[i % how.splits.len()].min(pending.len() - at);
+                    let mut batch = pending[at..at + n].to_vec();
+                    batch.extend(batch.clone().into_iter().take(1)); // a duplicate
+                    deliver(&d, &batch).await;
+                    at += n;
+                    i += 1;
+                }
+                let old: Vec<Value> = how.redeliver.iter().map(|r| noisy.stream[r % done].clone()).collect();
+                if !old.is_empty() { deliver(&d, &old).await; }
+                for r in &how.replay {
+                    let body = envelope(&noisy.stream[r % done]);
+                    let sqs = json!({"Records": [{"messageId": "m", "eventSource": "aws:sqs", "body": body}]});
+                    let resp = handle(&d, sqs, Instant::now() + Duration::from_secs(30), MetricsSink::Off).await.unwrap();
+                    assert_eq!(resp["batchItemFailures"], json!([]));
+                }
+            }
+            let live = |t: &MemoryStore| -> std::collections::BTreeMap<ItemKey, Item> {
+                t.snapshot().into_iter().filter(|(_, i)| i.get("ttl").is_none()).collect()
+            };
+            let (a, b) = (live(&clean.table), live(&noisy.table));
+            assert_eq!(a.len(), b.len());
+            for (k, v) in &a {
+                assert_eq!(Some(v), b.get(k), "{k}");
+            }
+        });
+    }
+}

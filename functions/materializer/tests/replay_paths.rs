@@ -1,0 +1,132 @@
+//! The on-failure destination path on the local endpoint: `tail` gives up a
+//! batch after its retries (persistent throttling) and sends Lambda's
+//! metadata-only message to the DLQ; `replay` reads the records back from
+//! the stream and materializes them. A range no longer in the stream stays
+//! on the queue with a message telling the operator to run the indexer.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use materializer::envelope::{on_failure_message, BatchInfo, DlqMessage};
+use materializer::replay::replay_queue;
+use mlflow_ddb_aws::testkit::{self, item, s, unique_name, Fault, FaultProxy, TestTable};
+use mlflow_ddb_aws::{ClientOptions, Queue, SqsQueue, Store, StreamReader};
+use mlflow_ddb_core::item::AttributeValue;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_given_up_by_the_event_source_is_replayed_from_the_stream() {
+    let table = TestTable::new("v0.1", true).await;
+    let direct: Arc<dyn Store> = Arc::new(table.store());
+    let mut items = Vec::new();
+    for e in 0..3 {
+        let pk = format!("EXP#of{e}");
+        items.push(item(
+            &pk,
+            "E#META",
+            [
+                ("name", s(format!("on failure {e}"))),
+                ("tags", AttributeValue::M(Default::default())),
+            ],
+        ));
+        for t in 0..4 {
+            let key = format!("mlflow.t{t}");
+            items.push(item(
+                &pk,
+                &format!("E#TAG#{key}"),
+                [("key", s(key.clone())), ("value", s("v"))],
+            ));
+        }
+    }
+    direct.batch_write(items, vec![]).await.expect("writes");
+
+    // Every Query throttled, for good: the handler cannot finish any batch.
+    let proxy = FaultProxy::start(&testkit::endpoint())
+        .await
+        .expect("proxy");
+    proxy.inject(
+        "DynamoDB_20120810.Query",
+        usize::MAX / 2,
+        Fault::throttling(),
+    );
+    let via = testkit::clients_with(&ClientOptions {
+        endpoint_url: Some(proxy.url().to_owned()),
+        ..testkit::client_options()
+    })
+    .await;
+    let faulty: Arc<dyn Store> = Arc::new(table.store_via(&via, TestTable::store_options()));
+    let dlq = Arc::new(
+        SqsQueue::create(&table.clients, &unique_name("dlq"))
+            .await
+            .expect("queue"),
+    );
+
+    let mut d = deps(faulty, Some(dlq.clone() as Arc<dyn Queue>), None);
+    d.settings.max_retries = 1;
+    let mut opts = tail_options(&table, Some(dlq.clone() as Arc<dyn Queue>));
+    opts.max_retries = 1;
+    opts.bisect = false;
+    let summary = run_tail(&d, &table, &opts).await;
+    assert!(summary.on_failure_messages >= 1, "{summary:?}");
+    assert_eq!(summary.stats.writes, 0);
+    assert_eq!(
+        dlq.depth().await.expect("depth"),
+        summary.on_failure_messages
+    );
+
+    // Replay through the normal path reads the records back from the stream.
+    let rdeps = deps(
+        direct.clone(),
+        Some(dlq.clone() as Arc<dyn Queue>),
+        Some(StreamReader::new(&table.clients)),
+    );
+    let r = replay_queue(&rdeps, &*dlq, 100, Duration::from_secs(30))
+        .await
+        .expect("replay");
+    assert_eq!(
+        (r.replayed, r.kept),
+        (summary.on_failure_messages, 0),
+        "{r:?}"
+    );
+    assert!(r.stats.records >= 15, "{r:?}");
+    let all = scan_all(&*direct).await;
+    for e in 0..3 {
+        let meta = all
+            .get(&mlflow_ddb_core::item::ItemKey::new(
+                format!("EXP#of{e}"),
+                "E#META",
+            ))
+            .expect("meta");
+        let Some(AttributeValue::M(m)) = meta.get("tags") else {
+            panic!("no map")
+        };
+        assert_eq!(m.len(), 4, "EXP#of{e}");
+    }
+    assert_eq!(dlq.depth().await.expect("depth"), 0);
+
+    // A range that cannot be read back (here: a stream that does not exist;
+    // moto answers HTTP 500 where AWS says ResourceNotFoundException, see the
+    // unit test of `read_error`): the message stays on the queue.
+    let gone = BatchInfo {
+        shard_id: "shardId-00000000000000000000-gone".into(),
+        start_sequence_number: "100".into(),
+        end_sequence_number: "200".into(),
+        stream_arn: format!("{}-gone", table.stream_arn().expect("arn")),
+        batch_size: Some(2),
+    };
+    let body = on_failure_message(&gone, "RetryAttemptsExhausted", "arn:test").to_string();
+    assert!(matches!(DlqMessage::parse(&body), DlqMessage::BatchInfo(_)));
+    dlq.send(&body, &BTreeMap::new()).await.expect("send");
+    let r = replay_queue(&rdeps, &*dlq, 10, Duration::from_secs(30))
+        .await
+        .expect("replay");
+    assert_eq!((r.replayed, r.kept), (0, 1), "{r:?}");
+    assert!(
+        r.kept_reasons[0].starts_with("reading the stream"),
+        "{:?}",
+        r.kept_reasons
+    );
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# materializer benchmarks. Prints figures; nothing here is a pass/fail gate.
+#   1. planning throughput, pure path (decode + sort out + distinct targets),
+#      one thread pinned to one core: criterion, 10,000-record mixed batch;
+#   2. write requests per changed target (tags on existing targets; fresh
+#      entities), co-existence with the reference store (goal 0), and the
+#      write -> materialized lag with `tail` (local emulator);
+#   3. peak RSS of the release binary handling one 10,000-record batch
+#      (`materializer invoke`), and the release binary / zip size (x86_64
+#      here: no aarch64 linker on this machine; the arm64 bootstrap.zip is
+#      measured by the infra build).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+"$root/scripts/venv.sh" emulator reference >/dev/null
+
+echo "== materializer =="
+echo "-- 1. planning throughput (criterion; pure path; taskset -c 0)"
+pin=()
+command -v taskset >/dev/null && pin=(taskset -c 0)
+"${pin[@]}" cargo bench --quiet -p materializer --bench planning -- --noplot 2>&1 \
+  | grep -E "^materializer/|time:|thrpt:" | sed 's/^/   /'
+
+echo "-- 2. write requests per changed target; lag (moto)"
+scripts/emulator.sh run -- cargo bench --quiet -p materializer --bench requests 2>&1 \
+  | grep -E "^(tags|fresh|co-existence|lag)" | sed 's/^/   /'
+
+echo "-- 3. peak RSS on a 10,000-record batch; binary size"
+cargo build --quiet --release -p materializer
+bin="$root/target/release/materializer"
+state="$(mktemp -d)"
+trap 'rm -rf "$state"' EXIT
+scripts/emulator.sh run -- bash -c '
+  set -euo pipefail
+  t="rss-$$"
+  "$0/.venv/bin/python" "$0/scripts/bench/materializer_event.py" "$t" "$1/event.json" 2>/dev/null
+  /usr/bin/time -v "$2" invoke --table "$t" --event "$1/event.json" >"$1/resp.json" 2>"$1/time.txt"
+' "$root" "$state" "$bin"
+rss_kb="$(awk -F': ' '/Maximum resident set size/ {print $2}' "$state/time.txt")"
+wall="$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$state/time.txt")"
+echo "   response: $(cat "$state/resp.json")"
+echo "   peak RSS: $((rss_kb / 1024)) MiB ($rss_kb kB) for 10,000 records (event file $(( $(stat -c %s "$state/event.json") / 1024 )) KiB), wall $wall"
+cp "$bin" "$state/bootstrap"
+(cd "$state" && "$root/.venv/bin/python" -c "import zipfile; z=zipfile.ZipFile('bootstrap.zip','w',zipfile.ZIP_DEFLATED); z.write('bootstrap'); z.close()")
+echo "   release binary (x86_64): $(( $(stat -c %s "$bin") / 1024 )) KiB; zipped: $(( $(stat -c %s "$state/bootstrap.zip") / 1024 )) KiB"
