@@ -177,14 +177,16 @@ export class OpsStack extends Stack {
       });
       this.alarm('SweeperErrors', fn.metricErrors({ period: Duration.hours(1), statistic: 'Sum' }), 1,
         'the ttl-sweeper failed a run');
-      // The sweeper prints an EMF line per run (functions/ttl-sweeper/src/emf.rs): Aborted = 1
-      // when its circuit breaker refused to write (too many partitions looked orphaned).
+      // The sweeper prints an EMF line per run (functions/ttl-sweeper/src/emf.rs, built by
+      // crates/mlflow-ddb-core/src/emf.rs): Aborted = 1 when its circuit breaker refused to write
+      // (too many partitions looked orphaned). Dimensions Function and Table: two stacks on two
+      // tables in one account never share the metric.
       this.alarm(
         'SweeperBreakerAborts',
         new cw.Metric({
           namespace: METRIC_NAMESPACE,
           metricName: 'Aborted',
-          dimensionsMap: { Function: 'ttl-sweeper' },
+          dimensionsMap: { Function: 'ttl-sweeper', Table: s.table },
           period: Duration.hours(1),
           statistic: 'Sum',
         }),

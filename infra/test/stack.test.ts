@@ -212,9 +212,12 @@ describe('alarms', () => {
     for (const q of all.filter((a) => a.Namespace === 'AWS/SQS')) {
       assert.equal(q.Threshold, 1, 'depth > 0');
     }
-    // Aligned with functions/ttl-sweeper/src/emf.rs: namespace, metric, dimension `Function`.
+    // Aligned with crates/mlflow-ddb-core/src/emf.rs: namespace, metric, dimensions `Function`, `Table`.
     const aborted = all.find((a) => a.MetricName === 'Aborted')!;
-    assert.deepEqual(aborted.Dimensions, [{ Name: 'Function', Value: 'ttl-sweeper' }]);
+    assert.deepEqual(aborted.Dimensions, [
+      { Name: 'Function', Value: 'ttl-sweeper' },
+      { Name: 'Table', Value: 'mlflow' },
+    ]);
     assert.equal(aborted.Statistic, 'Sum');
   });
 

@@ -31,6 +31,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 py="$root/.venv/bin/python"
+. "$root/scripts/bench/lib.sh"
 copies="${BENCH_COPIES:-30}"
 backfill_segments="${BENCH_BACKFILL_SEGMENTS:-1 8}"
 "$root/scripts/venv.sh" emulator >/dev/null
@@ -42,19 +43,7 @@ cargo bench --quiet --locked -p indexer --bench indexer --no-run 2>/dev/null
 bin="$root/target/release/indexer"
 load() { cargo bench --quiet --locked -p indexer --bench indexer -- load "$@"; }
 
-port="$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-state="$(mktemp -d)"
-"$py" "$root/scripts/bench/moto_bench.py" "$port" >"$state/moto.log" 2>&1 &
-moto_pid=$!
-cleanup() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -rf "$state"; }
-trap cleanup EXIT INT TERM
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
-for _ in $(seq 1 150); do
-  "$py" -c "import urllib.request; urllib.request.urlopen('$AWS_ENDPOINT_URL/_bench/counts', timeout=1)" 2>/dev/null && break
-  sleep 0.2
-done
-counts() { "$py" -c "import urllib.request; print(urllib.request.urlopen('$AWS_ENDPOINT_URL/_bench/counts?reset=1').read().decode())"; }
+bench_emulator
 
 run() { # NAME MODE TABLE SEGMENTS
   local name="$1" mode="$2" table="$3" segments="$4"

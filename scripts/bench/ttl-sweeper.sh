@@ -28,6 +28,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 py="$root/.venv/bin/python"
+. "$root/scripts/bench/lib.sh"
 partitions="${BENCH_PARTITIONS:-2700}"
 orphaned="${BENCH_ORPHANED:-500}"
 "$root/scripts/venv.sh" emulator reference >/dev/null
@@ -37,23 +38,8 @@ echo "building ttl-sweeper (release)..."
 cargo build --quiet --release -p ttl-sweeper
 bin="$root/target/release/ttl-sweeper"
 
-port="$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-state="$(mktemp -d)"
-"$py" "$root/scripts/bench/moto_bench.py" "$port" >"$state/moto.log" 2>&1 &
-moto_pid=$!
-cleanup() { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; rm -rf "$state"; }
-trap cleanup EXIT INT TERM
-export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+bench_emulator
 export PYTHONWARNINGS="ignore" MLFLOW_LOGGING_LEVEL=WARNING
-for _ in $(seq 1 150); do
-  "$py" -c "import urllib.request; urllib.request.urlopen('$AWS_ENDPOINT_URL/_bench/counts', timeout=1)" 2>/dev/null && break
-  sleep 0.2
-done
-
-counts() { # print the request counts since the last call as JSON, and reset them
-  "$py" -c "import urllib.request; print(urllib.request.urlopen('$AWS_ENDPOINT_URL/_bench/counts?reset=1').read().decode())"
-}
 
 timed() { # NAME CMD...: run CMD, save its stdout, wall seconds and request counts under NAME
   local name="$1"; shift

@@ -4,6 +4,7 @@
 //! items, records, configuration and `now` in, and get plans back.
 
 pub mod config;
+pub mod emf;
 pub mod error;
 pub mod format;
 pub mod fts;

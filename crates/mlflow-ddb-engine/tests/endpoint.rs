@@ -5,39 +5,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use common::*;
-use mlflow_ddb_aws::testkit::TestTable;
-use mlflow_ddb_aws::{DynamoStore, Store};
-use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
-use mlflow_ddb_core::plan::memory::Table;
+use mlflow_ddb_aws::testkit::{
+    config_of, diff, load, reference_table, scan_all, stripped, TestTable,
+};
+use mlflow_ddb_core::item::AttributeValue;
 use mlflow_ddb_engine::*;
-
-async fn load(store: &DynamoStore, table: &Table) {
-    store
-        .batch_write(table.values().cloned().collect(), Vec::new())
-        .await
-        .expect("load fixture");
-}
-
-async fn scan_all(store: &dyn Store) -> BTreeMap<ItemKey, Item> {
-    let mut out = BTreeMap::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .scan_segment(0, 1, start, None, None)
-            .await
-            .expect("scan");
-        for i in page.items {
-            out.insert(key_of(&i), i);
-        }
-        match page.last_key {
-            Some(k) => start = Some(k),
-            None => return out,
-        }
-    }
-}
 
 #[tokio::test]
 async fn reference_table_is_repaired_on_the_endpoint() {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use mlflow_ddb_aws::testkit::{config_of, diff, reference_table, stripped};
 use mlflow_ddb_aws::{MemoryStore, Store};
 use mlflow_ddb_core::item::{AttributeValue, ItemKey};
 use mlflow_ddb_core::plan::memory::Table;

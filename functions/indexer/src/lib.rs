@@ -63,12 +63,14 @@ pub use state::{Category, CategoryReport, Counts, DriftReport, SegmentState, Wal
 pub use walk::{handle, target_of, Deps, Settings};
 
 /// The Lambda entry: parse the payload, run one invocation, print its EMF
-/// line (when `emit_metrics`), and return the next state as JSON.
+/// line (when `emit_metrics`; dimensions `function_name`, `table_name`),
+/// and return the next state as JSON.
 pub async fn handle_event(
     deps: &Deps,
     payload: serde_json::Value,
     deadline: Instant,
     function_name: &str,
+    table_name: &str,
     emit_metrics: bool,
 ) -> Result<serde_json::Value, IndexerError> {
     let mut state: SegmentState = serde_json::from_value(payload)
@@ -81,7 +83,7 @@ pub async fn handle_event(
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         println!(
             "{}",
-            metrics::emf_line(function_name, &next, &next.counts, now_ms)
+            metrics::emf_line(function_name, table_name, &next, &next.counts, now_ms)
         );
     }
     next.counts.merge(&carried);

@@ -284,12 +284,14 @@ async fn run_lambda(env: Env) -> anyhow::Result<()> {
         env.settings,
     ));
     let function_name = Arc::new(env.function_name);
+    let table = Arc::new(table);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let deps = deps.clone();
         let function_name = function_name.clone();
+        let table = table.clone();
         async move {
             let deadline = instant_of(event.context.deadline);
-            indexer::handle_event(&deps, event.payload, deadline, &function_name, true)
+            indexer::handle_event(&deps, event.payload, deadline, &function_name, &table, true)
                 .await
                 .map_err(lambda_runtime::Error::from)
         }

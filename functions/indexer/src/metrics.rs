@@ -1,16 +1,19 @@
-//! CloudWatch Embedded Metric Format: one JSON line per invocation on
-//! stdout, turned into metrics by CloudWatch Logs (no API call).
+//! The indexer's CloudWatch metrics: one EMF line per invocation on stdout,
+//! built by the suite's one emitter ([`mlflow_ddb_core::emf`]: namespace
+//! `mlflow-dynamodbstore`, dimensions `Function`, `Table`, and here `Mode`).
 
-use serde_json::{json, Map, Value};
+use mlflow_ddb_core::emf::{Emf, Unit};
+use serde_json::{json, Value};
 
 use crate::state::{Counts, SegmentState};
 
-/// Metric namespace of the suite.
-pub const NAMESPACE: &str = "mlflow-dynamodbstore";
+pub use mlflow_ddb_core::emf::NAMESPACE;
 
-/// The EMF line for one invocation's counts (`counts` of this call only).
+/// The EMF line for one invocation's counts (`counts` of this call only) on
+/// table `table_name`.
 pub fn emf_line(
     function_name: &str,
+    table_name: &str,
     state: &SegmentState,
     counts: &Counts,
     timestamp_ms: i64,
@@ -25,25 +28,11 @@ pub fn emf_line(
         ("Errors", counts.errors),
         ("Continuations", u64::from(!state.done)),
     ];
-    let mut line = Map::new();
-    line.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["FunctionName", "Mode"]],
-                "Metrics": metrics.iter().map(|(n, _)| json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
-            }]
-        }),
-    );
-    line.insert("FunctionName".into(), json!(function_name));
-    line.insert("Mode".into(), json!(state.mode));
-    line.insert("Segment".into(), json!(state.segment));
-    for (n, v) in metrics {
-        line.insert(n.into(), json!(v));
-    }
-    Value::Object(line)
+    Emf::new(function_name, table_name)
+        .dimension("Mode", json!(state.mode))
+        .property("Segment", json!(state.segment))
+        .metrics(metrics.map(|(n, v)| (n, v, Unit::Count)))
+        .build(timestamp_ms)
 }
 
 #[cfg(test)]
@@ -59,7 +48,7 @@ mod tests {
             writes: 2,
             ..Counts::default()
         };
-        let line = emf_line("indexer", &state, &counts, 1);
+        let line = emf_line("indexer", "mlflow", &state, &counts, 1);
         let defs = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .cloned()
@@ -72,5 +61,12 @@ mod tests {
         assert_eq!(line["ItemsScanned"], 7);
         assert_eq!(line["Continuations"], 1);
         assert_eq!(line["Mode"], "verify");
+        assert_eq!(line["Segment"], 2);
+        assert_eq!(line["Function"], "indexer");
+        assert_eq!(line["Table"], "mlflow");
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function", "Table", "Mode"]])
+        );
     }
 }

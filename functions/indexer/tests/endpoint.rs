@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use common::*;
 use indexer::*;
-use mlflow_ddb_aws::testkit::TestTable;
+use mlflow_ddb_aws::testkit::{diff, load, scan_all, TestTable};
 use mlflow_ddb_aws::Store;
 use mlflow_ddb_core::format::{FtsEntityType, FtsLevel};
 use mlflow_ddb_core::fts::FtsTarget;
@@ -224,7 +224,7 @@ async fn continuations_reach_the_state_of_one_long_run() {
         loop {
             // The deadline has passed: each invocation does one page and
             // returns a continuation, as if its Lambda were about to time out.
-            let out = handle_event(&deps, payload, Instant::now(), "indexer", false)
+            let out = handle_event(&deps, payload, Instant::now(), "indexer", "test", false)
                 .await
                 .expect("invocation");
             invocations += 1;

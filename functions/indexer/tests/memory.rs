@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use common::*;
 use indexer::*;
+use mlflow_ddb_aws::testkit::{config_of, diff, reference_table};
 use mlflow_ddb_aws::MemoryStore;
 use mlflow_ddb_core::item::ItemKey;
 use serde_json::json;
@@ -103,7 +104,7 @@ async fn continuations_reach_the_same_state_as_one_run() {
         });
         loop {
             // A deadline already passed: one page per invocation.
-            let out = handle_event(&deps, payload, Instant::now(), "indexer", false)
+            let out = handle_event(&deps, payload, Instant::now(), "indexer", "test", false)
                 .await
                 .expect("invocation");
             invocations += 1;
@@ -131,9 +132,16 @@ async fn bad_payloads_are_refused() {
         json!({"mode": "verify", "total_segments": 0}),
         json!({"segment": 0}),
     ] {
-        let e = handle_event(&deps, payload.clone(), Instant::now(), "indexer", false)
-            .await
-            .expect_err("refused");
+        let e = handle_event(
+            &deps,
+            payload.clone(),
+            Instant::now(),
+            "indexer",
+            "test",
+            false,
+        )
+        .await
+        .expect_err("refused");
         assert!(matches!(e, IndexerError::Request(_)), "{payload}: {e}");
         assert!(!e.is_transient());
     }

@@ -59,6 +59,8 @@ pub struct Settings {
     /// Function name and version, written into dead letters.
     pub function_name: String,
     pub function_version: String,
+    /// The table served: the `Table` dimension of the metrics.
+    pub table_name: String,
     /// Targets reconciled at once.
     pub concurrency: usize,
     /// Work units per chunk: the granularity at which a failure stops the
@@ -79,6 +81,7 @@ impl Default for Settings {
         Settings {
             function_name: "materializer".into(),
             function_version: "$LATEST".into(),
+            table_name: String::new(),
             concurrency: 16,
             chunk_units: 64,
             deadline_margin: Duration::from_secs(2),

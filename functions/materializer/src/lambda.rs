@@ -14,7 +14,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 use tracing::warn;
 
-use crate::handler::{now_ms, process_records, Deps, Origin};
+use crate::handler::{now_ms, process_records, Deps, Origin, Settings};
 use crate::metrics::Stats;
 use crate::replay::handle_dlq_message;
 
@@ -40,8 +40,10 @@ pub enum MetricsSink {
 }
 
 /// Print the EMF line of `stats`.
-pub fn emit(sink: MetricsSink, function_name: &str, stats: &Stats) {
-    let line = stats.emf(function_name, now_ms()).to_string();
+pub fn emit(sink: MetricsSink, settings: &Settings, stats: &Stats) {
+    let line = stats
+        .emf(&settings.function_name, &settings.table_name, now_ms())
+        .to_string();
     match sink {
         MetricsSink::Stdout => println!("{line}"),
         MetricsSink::Stderr => eprintln!("{line}"),
@@ -81,7 +83,7 @@ pub async fn handle_stream(
     sink: MetricsSink,
 ) -> Result<Value, HandlerError> {
     let (response, stats) = stream_batch(deps, event, deadline).await;
-    emit(sink, &deps.settings.function_name, &stats);
+    emit(sink, &deps.settings, &stats);
     response
 }
 
@@ -144,6 +146,6 @@ pub async fn handle_sqs(deps: &Deps, event: &Value, deadline: Instant, sink: Met
             failures.push(json!({"itemIdentifier": id}));
         }
     }
-    emit(sink, &deps.settings.function_name, &stats);
+    emit(sink, &deps.settings, &stats);
     json!({ "batchItemFailures": failures })
 }

@@ -132,7 +132,10 @@ fn deps(clients: &Clients, table: &str, env: &Env, dlq: Option<Arc<dyn Queue>>) 
         streams: Some(StreamReader::new(clients)),
         profile: env.format.profile(),
         config: ConfigCache::default(),
-        settings: env.settings.clone(),
+        settings: Settings {
+            table_name: table.to_owned(),
+            ..env.settings.clone()
+        },
     }
 }
 

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use mlflow_ddb_core::emf::{Emf, Unit};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-/// Metric namespace of the suite.
-pub const NAMESPACE: &str = "mlflow-dynamodbstore";
+pub use mlflow_ddb_core::emf::NAMESPACE;
 
 /// What one batch (or a whole `tail` / `replay` run) did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -79,8 +79,9 @@ impl Stats {
         self.max_lag_ms = self.max_lag_ms.max(other.max_lag_ms);
     }
 
-    /// The EMF line for these counters, at `timestamp_ms`.
-    pub fn emf(&self, function_name: &str, timestamp_ms: i64) -> Value {
+    /// The EMF line for these counters, at `timestamp_ms` (the suite's one
+    /// emitter, `mlflow_ddb_core::emf`: dimensions `Function` and `Table`).
+    pub fn emf(&self, function_name: &str, table_name: &str, timestamp_ms: i64) -> Value {
         let counts: [(&str, u64); 10] = [
             ("Records", self.records),
             ("Writes", self.writes),
@@ -93,29 +94,10 @@ impl Stats {
             ("FailedRecords", self.failed),
             ("Cascades", self.cascades),
         ];
-        let mut defs: Vec<Value> = counts
-            .iter()
-            .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
-            .collect();
-        defs.push(json!({"Name": "LagMs", "Unit": "Milliseconds"}));
-        let mut line = json!({
-            "_aws": {
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": NAMESPACE,
-                    "Dimensions": [["FunctionName"]],
-                    "Metrics": defs,
-                }]
-            },
-            "FunctionName": function_name,
-            "LagMs": self.max_lag_ms,
-        });
-        if let Some(obj) = line.as_object_mut() {
-            for (name, v) in counts {
-                obj.insert(name.to_owned(), json!(v));
-            }
-        }
-        line
+        Emf::new(function_name, table_name)
+            .metrics(counts.map(|(name, v)| (name, v, Unit::Count)))
+            .metric("LagMs", self.max_lag_ms, Unit::Milliseconds)
+            .build(timestamp_ms)
     }
 }
 
@@ -132,7 +114,7 @@ mod tests {
             ..Stats::default()
         };
         s.skip("derived");
-        let line = s.emf("materializer", 1_700_000_000_000);
+        let line = s.emf("materializer", "t1", 1_700_000_000_000);
         let defs = line["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .unwrap();
@@ -144,7 +126,8 @@ mod tests {
         assert_eq!(line["Skipped"], 1);
         assert_eq!(line["LagMs"], 1500);
         assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000i64);
-        assert_eq!(line["FunctionName"], "materializer");
+        assert_eq!(line["Function"], "materializer");
+        assert_eq!(line["Table"], "t1");
     }
 
     #[test]

@@ -362,7 +362,7 @@ impl Tail<'_> {
             let deadline = Instant::now() + self.opts.invocation_timeout;
             let event = json!({ "Records": batch });
             let (resp, stats) = stream_batch(self.deps, &event, deadline).await;
-            emit(self.opts.metrics, &self.deps.settings.function_name, &stats);
+            emit(self.opts.metrics, &self.deps.settings, &stats);
             self.summary.stats.merge(&stats);
             // The records the handler left undone start at `idx`.
             let idx = match &resp {

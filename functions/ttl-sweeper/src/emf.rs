@@ -1,58 +1,47 @@
-//! CloudWatch embedded metric format: one JSON line per invocation, which
-//! CloudWatch Logs turns into metrics (namespace `mlflow-dynamodbstore`,
-//! dimension `Function`).
+//! The sweeper's CloudWatch metrics: one EMF line per invocation, built by
+//! the suite's one emitter ([`mlflow_ddb_core::emf`]: namespace
+//! `mlflow-dynamodbstore`, dimensions `Function` and `Table`).
 
+use mlflow_ddb_core::emf::{document, Unit};
 use mlflow_ddb_core::sweep::Summary;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
-/// Metric namespace shared by the suite's functions.
-pub const NAMESPACE: &str = "mlflow-dynamodbstore";
+pub use mlflow_ddb_core::emf::NAMESPACE;
 
-/// The EMF document for `summary`, stamped `timestamp_ms`.
+/// The EMF document for `summary` (on table `summary.table`), stamped
+/// `timestamp_ms`.
 pub fn emf(function_name: &str, summary: &Summary, timestamp_ms: i64) -> Value {
-    let metrics: [(&str, u64, &str); 12] = [
-        ("PartitionsScanned", summary.partitions_scanned, "Count"),
-        ("ItemsScanned", summary.items_scanned, "Count"),
-        ("OrphanedPartitions", summary.orphaned_partitions, "Count"),
+    let metrics: [(&str, u64, Unit); 12] = [
+        ("PartitionsScanned", summary.partitions_scanned, Unit::Count),
+        ("ItemsScanned", summary.items_scanned, Unit::Count),
+        (
+            "OrphanedPartitions",
+            summary.orphaned_partitions,
+            Unit::Count,
+        ),
         (
             "ExperimentOrphanItems",
             summary.orphans.experiment.items,
-            "Count",
+            Unit::Count,
         ),
         (
             "ModelOrphanItems",
             summary.orphans.registered_model.items,
-            "Count",
+            Unit::Count,
         ),
-        ("RunOrphanItems", summary.orphans.run.items, "Count"),
-        ("ItemsExpired", summary.items_expired, "Count"),
+        ("RunOrphanItems", summary.orphans.run.items, Unit::Count),
+        ("ItemsExpired", summary.items_expired, Unit::Count),
         (
             "ItemsSkippedAlreadyExpiring",
             summary.items_skipped_already_expiring,
-            "Count",
+            Unit::Count,
         ),
-        ("ItemsFailed", summary.items_failed, "Count"),
-        ("Aborted", u64::from(summary.aborted), "Count"),
-        ("Requests", summary.requests, "Count"),
-        ("Duration", summary.duration_ms, "Milliseconds"),
+        ("ItemsFailed", summary.items_failed, Unit::Count),
+        ("Aborted", u64::from(summary.aborted), Unit::Count),
+        ("Requests", summary.requests, Unit::Count),
+        ("Duration", summary.duration_ms, Unit::Milliseconds),
     ];
-    let mut doc = Map::new();
-    doc.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["Function"]],
-                "Metrics": metrics.iter().map(|(n, _, u)| json!({"Name": n, "Unit": u})).collect::<Vec<_>>(),
-            }],
-        }),
-    );
-    doc.insert("Function".into(), Value::from(function_name));
-    for (name, value, _) in metrics {
-        doc.insert(name.into(), Value::from(value));
-    }
-    Value::Object(doc)
+    document(function_name, &summary.table, metrics, timestamp_ms)
 }
 
 #[cfg(test)]
@@ -62,6 +51,7 @@ mod tests {
     #[test]
     fn every_declared_metric_has_a_value() {
         let s = Summary {
+            table: "mlflow".into(),
             items_expired: 7,
             aborted: true,
             ..Summary::default()
@@ -78,6 +68,11 @@ mod tests {
         assert_eq!(doc["ItemsExpired"], 7);
         assert_eq!(doc["Aborted"], 1);
         assert_eq!(doc["Function"], "ttl-sweeper");
+        assert_eq!(doc["Table"], "mlflow");
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["Function", "Table"]])
+        );
         assert_eq!(doc["_aws"]["Timestamp"], 1_700_000_000_000i64);
     }
 }

@@ -1,12 +1,13 @@
 //! Test support (feature `testkit`): clients for the local endpoint, a fresh
-//! uniquely named table per test, small item builders, and the
-//! [`FaultProxy`]. For this crate's integration tests and the functions'.
+//! uniquely named table per test, small item builders, whole-table helpers
+//! (the reference fixture, load, scan, diff), and the [`FaultProxy`]. For this crate's integration tests and the functions'.
 //!
 //! Integration tests need the endpoint that `scripts/emulator.sh` starts;
 //! without `AWS_ENDPOINT_URL` they fail at once with a message saying how to
 //! run them (never skip silently).
 
 mod proxy;
+mod tables;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,6 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
 
 pub use proxy::{Fault, FaultProxy, DYNAMODB_NS};
+pub use tables::{config_of, diff, key_of, load, reference_table, scan_all, stripped};
 
 use crate::table::{create_table, TableSummary};
 use crate::{ClientOptions, Clients, DynamoStore, ExpireVia, RetryPolicy, StoreOptions};

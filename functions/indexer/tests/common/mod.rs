@@ -1,38 +1,19 @@
 //! Shared by the indexer's tests and benchmark: reference-built tables of
-//! any size, loading, scanning, and the expected state by the core's plan
-//! semantics.
+//! any size and the expected state by the core's plan semantics (loading,
+//! scanning and diffing come from the adapter's testkit).
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
+use mlflow_ddb_aws::testkit::{config_of, key_of, reference_table};
 use mlflow_ddb_aws::Store;
-use mlflow_ddb_core::config::Config;
 use mlflow_ddb_core::format::{Profile, TableFormat};
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
-use mlflow_ddb_core::keys::ItemKind;
 use mlflow_ddb_core::plan::memory::{apply, snapshot, Table};
 use mlflow_ddb_core::plan::plan_target;
 
 pub fn v01() -> &'static Profile {
     Profile::of(TableFormat::V0_1)
-}
-
-pub fn key_of(item: &Item) -> ItemKey {
-    match (item.get("PK"), item.get("SK")) {
-        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => ItemKey::new(pk, sk),
-        _ => panic!("item without a key"),
-    }
-}
-
-/// The session table the `v0.1` reference store wrote (core's fixture).
-pub fn reference_table() -> Table {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../crates/mlflow-ddb-core/tests/fixtures/plan/reference_v0_1_table.json");
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let items: Vec<Item> = serde_json::from_slice(&bytes).expect("fixture items");
-    items.into_iter().map(|i| (key_of(&i), i)).collect()
 }
 
 /// The fixture's experiment id (its one non-default experiment).
@@ -74,15 +55,6 @@ pub fn reference_table_x(copies: usize) -> Table {
     out
 }
 
-pub fn config_of(table: &Table) -> Config {
-    Config::from_items(
-        table
-            .values()
-            .filter(|i| i.get("PK") == Some(&AttributeValue::S("CONFIG".into()))),
-    )
-    .expect("config items")
-}
-
 /// `table` reconciled target by target with the core's semantics.
 pub fn reconciled(table: &Table) -> Table {
     let p = v01();
@@ -101,60 +73,7 @@ pub fn reconciled(table: &Table) -> Table {
 
 /// Without any derived state: FTS items removed, tags maps emptied.
 pub fn stripped(table: &Table) -> Table {
-    table
-        .iter()
-        .filter(|(k, _)| !ItemKind::parse_key(v01(), k).is_derived())
-        .map(|(k, i)| {
-            let mut i = i.clone();
-            if let Some(AttributeValue::M(m)) = i.get_mut("tags") {
-                m.clear();
-            }
-            (k.clone(), i)
-        })
-        .collect()
-}
-
-pub async fn load(store: &dyn Store, table: &Table) {
-    store
-        .batch_write(table.values().cloned().collect(), Vec::new())
-        .await
-        .expect("load table");
-}
-
-pub async fn scan_all(store: &dyn Store) -> BTreeMap<ItemKey, Item> {
-    let mut out = BTreeMap::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .scan_segment(0, 1, start, None, None)
-            .await
-            .expect("scan");
-        for i in page.items {
-            out.insert(key_of(&i), i);
-        }
-        match page.last_key {
-            Some(k) => start = Some(k),
-            None => return out,
-        }
-    }
-}
-
-/// Keys only in one side, and keys whose items differ.
-pub fn diff(a: &Table, b: &BTreeMap<ItemKey, Item>) -> Vec<String> {
-    let mut out = Vec::new();
-    for (k, v) in a {
-        match b.get(k) {
-            None => out.push(format!("only expected: {k}")),
-            Some(w) if w != v => out.push(format!("differs: {k}")),
-            _ => {}
-        }
-    }
-    for k in b.keys() {
-        if !a.contains_key(k) {
-            out.push(format!("only actual: {k}"));
-        }
-    }
-    out
+    mlflow_ddb_aws::testkit::stripped(v01(), table)
 }
 
 pub fn deps(store: Arc<dyn Store>) -> indexer::Deps {
