@@ -45,6 +45,7 @@ pub mod config;
 pub mod error;
 pub mod metered;
 pub mod reconcile;
+pub mod runtime;
 
 pub use config::{load_config, ConfigCache, MAX_CONFIG_TTL};
 pub use error::EngineError;

@@ -19,6 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lambda_runtime::{service_fn, LambdaEvent};
 use mlflow_ddb_aws::{describe_table, ClientOptions, Clients, DynamoStore};
 use mlflow_ddb_core::format::TableFormat;
+use mlflow_ddb_engine::runtime::{env_or, init_tracing};
 use serde_json::Value;
 
 /// Exit code of `verify` when it found drift.
@@ -67,27 +68,6 @@ struct WalkArgs {
     /// Deadline of each emulated invocation, seconds (continuations past it).
     #[arg(long, default_value_t = 900)]
     invocation_timeout: u64,
-}
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
-
-fn init_tracing(json: bool, default_level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    if json {
-        builder.json().with_current_span(false).init();
-    } else {
-        builder.with_ansi(false).init();
-    }
 }
 
 /// Read once: TABLE_FORMAT (default v0.1), CONCURRENCY, RESERVE_SECONDS.

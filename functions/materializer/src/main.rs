@@ -20,6 +20,7 @@ use mlflow_ddb_aws::{
     describe_table, ClientOptions, Clients, DynamoStore, Queue, SqsQueue, StreamReader,
 };
 use mlflow_ddb_core::format::TableFormat;
+use mlflow_ddb_engine::runtime::{env_or, init_tracing};
 use mlflow_ddb_engine::ConfigCache;
 use serde_json::Value;
 
@@ -85,27 +86,6 @@ enum Command {
     },
 }
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
-
-fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    if json {
-        builder.json().with_current_span(false).init();
-    } else {
-        builder.with_ansi(false).init();
-    }
-}
-
 struct Env {
     format: TableFormat,
     settings: Settings,
@@ -146,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
     if args.len() <= 1 {
         return run_lambda(env).await;
     }
-    init_tracing(false);
+    init_tracing(false, "info");
     let cli = Cli::parse();
     let clients = Clients::from_env(&ClientOptions::default()).await?;
     match cli.command {
@@ -223,7 +203,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run_lambda(env: Env) -> anyhow::Result<()> {
-    init_tracing(true);
+    init_tracing(true, "info");
     let table = std::env::var("TABLE_NAME").context("TABLE_NAME is required")?;
     let clients = Clients::from_env(&ClientOptions::default()).await?;
     let dlq: Option<Arc<dyn Queue>> = std::env::var("DLQ_URL")

@@ -17,6 +17,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use mlflow_ddb_aws::{ClientOptions, Clients, DynamoStore, ExpireVia, StoreOptions};
 use mlflow_ddb_core::format::TableFormat;
 use mlflow_ddb_core::sweep::Summary;
+use mlflow_ddb_engine::runtime::init_tracing;
 use ttl_sweeper::{emf, sweep, Budget, Deps, Progress, SweepOptions};
 
 const FUNCTION: &str = "ttl-sweeper";
@@ -136,22 +137,10 @@ fn report(summary: &Summary) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli_mode = std::env::args_os().len() > 1;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if cli_mode { "warn" } else { "info" })
-    });
+    init_tracing(!cli_mode, if cli_mode { "warn" } else { "info" });
     if cli_mode {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .init();
         return run_cli(Cli::parse()).await;
     }
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(false)
-        .without_time()
-        .init();
     let table = std::env::var("TABLE_NAME").context("TABLE_NAME is not set")?;
     let format = env_opt("TABLE_FORMAT")?.unwrap_or_default();
     let deps = deps(

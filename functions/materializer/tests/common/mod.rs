@@ -10,6 +10,7 @@ use materializer::handler::{Deps, Settings};
 use materializer::lambda::MetricsSink;
 use materializer::tail::{tail, TailOptions, TailSummary};
 use mlflow_ddb_aws::testkit::TestTable;
+pub use mlflow_ddb_aws::testkit::{key_of, scan_all};
 use mlflow_ddb_aws::{Queue, Store, StreamReader};
 use mlflow_ddb_core::format::{Profile, TableFormat};
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
@@ -68,33 +69,6 @@ pub async fn run_tail(deps: &Deps, table: &TestTable, opts: &TailOptions) -> Tai
         Ok(s) => s,
         Err(e) => panic!("tail: {e}"),
     }
-}
-
-pub fn key_of(item: &Item) -> ItemKey {
-    match (item.get("PK"), item.get("SK")) {
-        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => ItemKey::new(pk, sk),
-        _ => panic!("item without a key"),
-    }
-}
-
-/// Every item of the table.
-pub async fn scan_all(store: &dyn Store) -> BTreeMap<ItemKey, Item> {
-    let mut out = BTreeMap::new();
-    let mut start = None;
-    loop {
-        let page = store
-            .scan_segment(0, 1, start, None, None)
-            .await
-            .expect("scan");
-        for i in page.items {
-            out.insert(key_of(&i), i);
-        }
-        match page.last_key {
-            Some(k) => start = Some(k),
-            None => break,
-        }
-    }
-    out
 }
 
 /// The derived state of a table: `tags` maps of every item that has one

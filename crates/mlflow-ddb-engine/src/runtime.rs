@@ -1,0 +1,45 @@
+//! What every binary of the suite does at start-up, written once: logging
+//! set-up and reading optional settings from the environment.
+
+/// Install the global `tracing` subscriber, writing to stderr.
+///
+/// `json` is for Lambda (CloudWatch Logs Insights reads the fields); plain
+/// text is for a terminal. `RUST_LOG` overrides `default_level`.
+pub fn init_tracing(json: bool, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    if json {
+        builder.json().with_current_span(false).init();
+    } else {
+        builder.with_ansi(false).init();
+    }
+}
+
+/// The value of environment variable `name`, or `default` when it is unset
+/// or blank.
+pub fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_or_falls_back_on_unset_and_blank() {
+        // Names no other test or process sets.
+        std::env::remove_var("MLFLOW_DDB_ENGINE_TEST_UNSET");
+        assert_eq!(env_or("MLFLOW_DDB_ENGINE_TEST_UNSET", "d"), "d");
+        std::env::set_var("MLFLOW_DDB_ENGINE_TEST_BLANK", "  ");
+        assert_eq!(env_or("MLFLOW_DDB_ENGINE_TEST_BLANK", "d"), "d");
+        std::env::set_var("MLFLOW_DDB_ENGINE_TEST_SET", "v");
+        assert_eq!(env_or("MLFLOW_DDB_ENGINE_TEST_SET", "d"), "v");
+    }
+}
