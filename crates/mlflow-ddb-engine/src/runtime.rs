@@ -1,5 +1,7 @@
 //! What every binary of the suite does at start-up, written once: logging
-//! set-up and reading optional settings from the environment.
+//! set-up, reading optional settings from the environment, the wall clock.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Install the global `tracing` subscriber, writing to stderr.
 ///
@@ -28,6 +30,22 @@ pub fn env_or(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
+/// The wall clock in epoch milliseconds (a binary's edge; the core takes
+/// time as a parameter).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A Lambda invocation's deadline (epoch milliseconds, from its context)
+/// as an `Instant`; a deadline already past is now.
+pub fn deadline_instant(deadline_ms: u64) -> Instant {
+    let now = u64::try_from(now_ms()).unwrap_or(0);
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +59,18 @@ mod tests {
         assert_eq!(env_or("MLFLOW_DDB_ENGINE_TEST_BLANK", "d"), "d");
         std::env::set_var("MLFLOW_DDB_ENGINE_TEST_SET", "v");
         assert_eq!(env_or("MLFLOW_DDB_ENGINE_TEST_SET", "d"), "v");
+    }
+
+    #[test]
+    fn deadline_instant_is_in_the_future_by_the_remaining_time() {
+        let before = Instant::now();
+        let later = deadline_instant(u64::try_from(now_ms()).unwrap_or(0) + 60_000);
+        let d = later.duration_since(before);
+        assert!(
+            d > Duration::from_secs(55) && d <= Duration::from_secs(61),
+            "{d:?}"
+        );
+        let past = deadline_instant(1);
+        assert!(past.duration_since(before) < Duration::from_secs(5));
     }
 }

@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 use clap::{Args, Parser, Subcommand};
@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lambda_runtime::{service_fn, LambdaEvent};
 use mlflow_ddb_aws::{describe_table, ClientOptions, Clients, DynamoStore};
 use mlflow_ddb_core::format::TableFormat;
-use mlflow_ddb_engine::runtime::{env_or, init_tracing};
+use mlflow_ddb_engine::runtime::{deadline_instant, env_or, init_tracing};
 use serde_json::Value;
 
 /// Exit code of `verify` when it found drift.
@@ -270,7 +270,7 @@ async fn run_lambda(env: Env) -> anyhow::Result<()> {
         let function_name = function_name.clone();
         let table = table.clone();
         async move {
-            let deadline = instant_of(event.context.deadline);
+            let deadline = deadline_instant(event.context.deadline);
             indexer::handle_event(&deps, event.payload, deadline, &function_name, &table, true)
                 .await
                 .map_err(lambda_runtime::Error::from)
@@ -278,13 +278,4 @@ async fn run_lambda(env: Env) -> anyhow::Result<()> {
     }))
     .await
     .map_err(|e| anyhow!("lambda runtime: {e}"))
-}
-
-/// The invocation deadline (epoch ms) as an `Instant`.
-fn instant_of(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }

@@ -36,7 +36,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use mlflow_ddb_aws::{classify, AwsError, ExpireOutcome, Queue, Store, StreamReader};
 use mlflow_ddb_core::config::Config;
@@ -169,13 +169,7 @@ pub fn sequence_number(record: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Epoch milliseconds now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub use mlflow_ddb_engine::runtime::now_ms;
 
 fn rfc3339(ms: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
@@ -20,7 +20,7 @@ use mlflow_ddb_aws::{
     describe_table, ClientOptions, Clients, DynamoStore, Queue, SqsQueue, StreamReader,
 };
 use mlflow_ddb_core::format::TableFormat;
-use mlflow_ddb_engine::runtime::{env_or, init_tracing};
+use mlflow_ddb_engine::runtime::{deadline_instant, env_or, init_tracing};
 use mlflow_ddb_engine::ConfigCache;
 use serde_json::Value;
 
@@ -214,7 +214,7 @@ async fn run_lambda(env: Env) -> anyhow::Result<()> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let deps = deps.clone();
         async move {
-            let deadline = instant_of(event.context.deadline);
+            let deadline = deadline_instant(event.context.deadline);
             handle(&deps, event.payload, deadline, MetricsSink::Stdout)
                 .await
                 .map_err(lambda_runtime::Error::from)
@@ -222,13 +222,4 @@ async fn run_lambda(env: Env) -> anyhow::Result<()> {
     }))
     .await
     .map_err(|e| anyhow!("lambda runtime: {e}"))
-}
-
-/// The invocation deadline (epoch ms) as an `Instant`.
-fn instant_of(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
 }

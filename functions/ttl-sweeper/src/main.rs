@@ -8,7 +8,7 @@
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -17,7 +17,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use mlflow_ddb_aws::{ClientOptions, Clients, DynamoStore, ExpireVia, StoreOptions};
 use mlflow_ddb_core::format::TableFormat;
 use mlflow_ddb_core::sweep::Summary;
-use mlflow_ddb_engine::runtime::init_tracing;
+use mlflow_ddb_engine::runtime::{init_tracing, now_ms};
 use ttl_sweeper::{emf, sweep, Budget, Deps, Progress, SweepOptions};
 
 const FUNCTION: &str = "ttl-sweeper";
@@ -116,13 +116,6 @@ async fn deps(
         format,
         defaults,
     })
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn report(summary: &Summary) {
