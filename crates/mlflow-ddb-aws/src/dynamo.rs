@@ -329,16 +329,13 @@ impl DynamoStore {
                 sleep(self.opts.retry.backoff(attempt)).await;
                 pending = retry;
             }
-            for (key, outcome) in chunk.iter().zip(outcomes) {
-                let outcome = outcome.unwrap_or_else(|| {
-                    ExpireOutcome::Failed(AwsError::Invalid {
-                        op: "BatchExecuteStatement",
-                        key: Some(key.clone()),
-                        reason: "statement not sent".into(),
-                    })
-                });
-                report.outcomes.push((key.clone(), outcome));
-            }
+            push_outcomes(
+                &mut report,
+                chunk,
+                outcomes,
+                "BatchExecuteStatement",
+                "statement not sent",
+            );
         }
         Ok(report)
     }
@@ -391,16 +388,7 @@ impl DynamoStore {
                 }
             }
             report.requests += u32::try_from(window.len()).unwrap_or(u32::MAX);
-            for (key, o) in window.iter().zip(outs) {
-                let o = o.unwrap_or_else(|| {
-                    ExpireOutcome::Failed(AwsError::Invalid {
-                        op: "UpdateItem",
-                        key: Some(key.clone()),
-                        reason: "task lost".into(),
-                    })
-                });
-                report.outcomes.push((key.clone(), o));
-            }
+            push_outcomes(&mut report, window, outs, "UpdateItem", "task lost");
         }
         Ok(report)
     }
@@ -838,6 +826,27 @@ impl Store for DynamoStore {
             _ => None,
         };
         Ok(ScanPage { items, last_key })
+    }
+}
+
+/// Record one outcome per key of an expiry chunk, in key order; a key left
+/// without an outcome (never sent, or its task lost) is reported as failed.
+fn push_outcomes(
+    report: &mut ExpireReport,
+    keys: &[ItemKey],
+    outcomes: Vec<Option<ExpireOutcome>>,
+    op: &'static str,
+    missing: &str,
+) {
+    for (key, outcome) in keys.iter().zip(outcomes) {
+        let outcome = outcome.unwrap_or_else(|| {
+            ExpireOutcome::Failed(AwsError::Invalid {
+                op,
+                key: Some(key.clone()),
+                reason: missing.into(),
+            })
+        });
+        report.outcomes.push((key.clone(), outcome));
     }
 }
 
