@@ -23,7 +23,7 @@ command -v taskset >/dev/null && pin=(taskset -c 0)
 
 echo "-- 2. write requests per changed target; lag (moto)"
 scripts/emulator.sh run -- cargo bench --quiet -p materializer --bench requests 2>&1 \
-  | grep -E "^(tags|fresh|co-existence|lag)" | sed 's/^/   /'
+  | grep -E "^(tags|fresh|co-existence|lag|  of which)" | sed 's/^/   /'
 
 echo "-- 3. peak RSS on a 10,000-record batch; binary size"
 cargo build --quiet --release -p materializer

@@ -92,8 +92,13 @@ impl TargetReport {
 ///
 /// In [`Mode::Apply`], a non-empty plan is executed: each map update is one
 /// [`Store::update_map`] (conditional on the target existing; a missing
-/// target is a counted no-op), then the FTS puts and deletes in one
-/// [`Store::batch_write`]. An empty plan costs zero writes.
+/// target is a counted no-op). The FTS puts and deletes of all the targets
+/// read together (up to [`TARGETS_PER_BATCH_GET`]) are then pooled into
+/// BatchWriteItem requests of [`ITEMS_PER_BATCH_WRITE`] items, so many
+/// small plans share requests. Each request is counted in the `writes` of
+/// the target owning its first item; when one fails, every target with an
+/// item in it gets the error (FTS writes are idempotent: a retry of those
+/// targets is safe). An empty plan costs zero writes.
 pub async fn reconcile_targets(
     store: &dyn Store,
     profile: &Profile,
@@ -132,7 +137,7 @@ pub async fn reconcile_targets(
         };
         // Owned inputs and boxed futures: the returned future stays `Send`
         // for any caller lifetime (callers spawn it on tokio).
-        let jobs: Vec<BoxFuture<'_, TargetOutcome>> = chunk
+        let jobs: Vec<BoxFuture<'_, (TargetOutcome, Option<FtsWrites>)>> = chunk
             .iter()
             .zip(reads)
             .map(|(t, r)| {
@@ -141,14 +146,137 @@ pub async fn reconcile_targets(
                 job(store, profile, config, target, r, item, mode)
             })
             .collect();
-        out.extend(
-            stream::iter(jobs)
-                .buffered(concurrency.max(1))
-                .collect::<Vec<_>>()
-                .await,
-        );
+        let done: Vec<(TargetOutcome, Option<FtsWrites>)> = stream::iter(jobs)
+            .buffered(concurrency.max(1))
+            .collect()
+            .await;
+        let (mut outcomes, fts): (Vec<TargetOutcome>, Vec<Option<FtsWrites>>) =
+            done.into_iter().unzip();
+        write_fts_pooled(store, &mut outcomes, fts, mode, concurrency).await;
+        out.extend(outcomes);
     }
     out
+}
+
+/// FTS items one target's plan puts and deletes, written after its map updates.
+#[derive(Debug, Default)]
+struct FtsWrites {
+    puts: Vec<Item>,
+    deletes: Vec<ItemKey>,
+}
+
+/// One write of a pooled request: an FTS put or delete.
+#[derive(Clone)]
+enum FtsOp {
+    Put(Item),
+    Delete(ItemKey),
+}
+
+/// Split `ops` into the puts and deletes of one BatchWriteItem call.
+fn split_ops<'a>(ops: impl Iterator<Item = &'a (usize, FtsOp)>) -> (Vec<Item>, Vec<ItemKey>) {
+    let (mut puts, mut deletes) = (Vec::new(), Vec::new());
+    for (_, op) in ops {
+        match op {
+            FtsOp::Put(p) => puts.push(p.clone()),
+            FtsOp::Delete(d) => deletes.push(d.clone()),
+        }
+    }
+    (puts, deletes)
+}
+
+/// Distinct owners of a group, in order.
+fn owners_of(group: &[(usize, FtsOp)]) -> Vec<usize> {
+    let mut owners: Vec<usize> = Vec::new();
+    for (o, _) in group {
+        if !owners.contains(o) {
+            owners.push(*o);
+        }
+    }
+    owners
+}
+
+type GroupResult = Vec<(usize, Result<u32, Arc<mlflow_ddb_aws::AwsError>>)>;
+
+/// Send one pooled group. A permanent failure of a group shared by several
+/// targets is retried target by target, so that only the culprit fails.
+/// Returns, per request made, the owner it is counted for and its outcome.
+async fn send_group(store: &dyn Store, group: Vec<(usize, FtsOp)>) -> GroupResult {
+    let owners = owners_of(&group);
+    let (puts, deletes) = split_ops(group.iter());
+    match store.batch_write(puts, deletes).await {
+        Ok(stats) => vec![(owners[0], Ok(stats.requests))],
+        Err(e) if owners.len() > 1 && !e.is_transient() => {
+            let mut out = Vec::with_capacity(owners.len());
+            for owner in owners {
+                let (puts, deletes) = split_ops(group.iter().filter(|(o, _)| *o == owner));
+                let r = store
+                    .batch_write(puts, deletes)
+                    .await
+                    .map(|s| s.requests)
+                    .map_err(Arc::new);
+                out.push((owner, r));
+            }
+            out
+        }
+        Err(e) => {
+            let e = Arc::new(e);
+            owners.into_iter().map(|o| (o, Err(e.clone()))).collect()
+        }
+    }
+}
+
+/// Write the chunk's FTS items in shared requests of [`ITEMS_PER_BATCH_WRITE`]
+/// (Apply), or count those requests (DryRun). Request counts and failures go
+/// to the owning targets' outcomes.
+async fn write_fts_pooled(
+    store: &dyn Store,
+    outcomes: &mut [TargetOutcome],
+    fts: Vec<Option<FtsWrites>>,
+    mode: Mode,
+    concurrency: usize,
+) {
+    let ops: Vec<(usize, FtsOp)> = fts
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, w)| w.map(|w| (i, w)))
+        .flat_map(|(i, w)| {
+            let puts = w.puts.into_iter().map(move |p| (i, FtsOp::Put(p)));
+            let deletes = w.deletes.into_iter().map(move |d| (i, FtsOp::Delete(d)));
+            puts.chain(deletes)
+        })
+        .collect();
+    let groups: Vec<Vec<(usize, FtsOp)>> = ops
+        .chunks(ITEMS_PER_BATCH_WRITE)
+        .map(<[_]>::to_vec)
+        .collect();
+    if mode == Mode::DryRun {
+        for g in &groups {
+            if let Ok(r) = &mut outcomes[g[0].0].result {
+                r.writes += 1;
+            }
+        }
+        return;
+    }
+    let results: Vec<GroupResult> = stream::iter(groups.into_iter().map(|g| send_group(store, g)))
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    for (owner, r) in results.into_iter().flatten() {
+        let outcome = &mut outcomes[owner];
+        match r {
+            Ok(requests) => {
+                if let Ok(report) = &mut outcome.result {
+                    report.writes += requests;
+                }
+            }
+            Err(e) => {
+                if outcome.result.is_ok() {
+                    warn!(pk = %outcome.target.pk, sk = %outcome.target.sk, error = %e, "FTS batch write failed");
+                }
+                outcome.result = Err(EngineError::store(&outcome.target, "BatchWriteItem", e));
+            }
+        }
+    }
 }
 
 fn job<'a>(
@@ -159,13 +287,16 @@ fn job<'a>(
     reads: Option<TargetReads>,
     item: Option<Item>,
     mode: Mode,
-) -> BoxFuture<'a, TargetOutcome> {
+) -> BoxFuture<'a, (TargetOutcome, Option<FtsWrites>)> {
     async move {
-        let result = match reads {
-            None => Ok(TargetReport::empty(&target)),
-            Some(reads) => reconcile_one(store, profile, config, reads, item, mode).await,
+        let (result, fts) = match reads {
+            None => (Ok(TargetReport::empty(&target)), None),
+            Some(reads) => match reconcile_one(store, profile, config, reads, item, mode).await {
+                Ok((report, fts)) => (Ok(report), fts),
+                Err(e) => (Err(e), None),
+            },
         };
-        TargetOutcome { target, result }
+        (TargetOutcome { target, result }, fts)
     }
     .boxed()
 }
@@ -203,13 +334,14 @@ async fn reconcile_one(
     reads: TargetReads,
     item: Option<Item>,
     mode: Mode,
-) -> Result<TargetReport, EngineError> {
+) -> Result<(TargetReport, Option<FtsWrites>), EngineError> {
     let target = &reads.target;
     let Some(item) = item else {
-        return Ok(TargetReport {
+        let report = TargetReport {
             target_missing: true,
             ..TargetReport::empty(target)
-        });
+        };
+        return Ok((report, None));
     };
     let query_err = |e| EngineError::store(target, "Query", Arc::new(e));
     let source_queries = reads
@@ -244,24 +376,28 @@ async fn reconcile_one(
         noop: plan.is_empty(),
         drift: plan.drift(),
     };
-    match mode {
-        _ if plan.is_empty() => {}
-        Mode::Verify => {}
+    let fts = match mode {
+        _ if plan.is_empty() => None,
+        Mode::Verify => None,
         Mode::DryRun => {
-            let items = plan.puts.len() + plan.deletes.len();
-            report.writes = u32::try_from(plan.maps.len() + items.div_ceil(ITEMS_PER_BATCH_WRITE))
-                .unwrap_or(u32::MAX);
+            report.writes = u32::try_from(plan.maps.len()).unwrap_or(u32::MAX);
+            Some(FtsWrites {
+                puts: plan.puts,
+                deletes: plan.deletes,
+            })
         }
-        Mode::Apply => execute(store, plan, &mut report).await?,
-    }
-    Ok(report)
+        Mode::Apply => Some(update_maps(store, plan, &mut report).await?),
+    };
+    Ok((report, fts))
 }
 
-async fn execute(
+/// Execute the plan's map updates; return its FTS writes (puts dropped when
+/// the target vanished meanwhile: never index a deleted entity).
+async fn update_maps(
     store: &dyn Store,
     plan: TargetPlan,
     report: &mut TargetReport,
-) -> Result<(), EngineError> {
+) -> Result<FtsWrites, EngineError> {
     let target = plan.target;
     for m in &plan.maps {
         let remove: Vec<String> = m.remove.iter().cloned().collect();
@@ -288,13 +424,9 @@ async fn execute(
     } else {
         plan.puts
     };
-    if !puts.is_empty() || !plan.deletes.is_empty() {
-        let stats = store
-            .batch_write(puts, plan.deletes)
-            .await
-            .map_err(|e| EngineError::store(&target, "BatchWriteItem", Arc::new(e)))?;
-        report.writes += stats.requests;
-    }
-    debug!(pk = %target.pk, sk = %target.sk, writes = report.writes, "target reconciled");
-    Ok(())
+    debug!(pk = %target.pk, sk = %target.sk, map_writes = report.writes, "target maps reconciled");
+    Ok(FtsWrites {
+        puts,
+        deletes: plan.deletes,
+    })
 }

@@ -132,9 +132,10 @@ async fn a_target_deleted_between_read_and_write_is_not_recreated() {
         .find(|k| k.sk.starts_with("R#"))
         .expect("a run");
     let store = Arc::new(store_of(&bare));
-    let racing = Racing {
+    let racing = Hooked {
         inner: store.clone(),
-        victim: run.clone(),
+        delete_after_read: Some(run.clone()),
+        refuse_puts_in: None,
     };
     let outcomes = reconcile_targets(
         &racing,
@@ -157,14 +158,17 @@ async fn a_target_deleted_between_read_and_write_is_not_recreated() {
     assert!(!store.snapshot().contains_key(&run));
 }
 
-/// Deletes `victim` right after the target read.
-struct Racing {
+/// The in-memory store with faults: deletes `delete_after_read` right after
+/// the target read; refuses (permanently) any batch write that puts an item
+/// whose sort key contains `refuse_puts_in`.
+struct Hooked {
     inner: Arc<MemoryStore>,
-    victim: ItemKey,
+    delete_after_read: Option<ItemKey>,
+    refuse_puts_in: Option<String>,
 }
 
 #[async_trait::async_trait]
-impl Store for Racing {
+impl Store for Hooked {
     async fn get(
         &self,
         k: &ItemKey,
@@ -179,7 +183,9 @@ impl Store for Racing {
         p: Option<&[&str]>,
     ) -> Result<Vec<mlflow_ddb_core::item::Item>, mlflow_ddb_aws::AwsError> {
         let r = self.inner.batch_get(k, c, p).await;
-        self.inner.delete(&self.victim);
+        if let Some(victim) = &self.delete_after_read {
+            self.inner.delete(victim);
+        }
         r
     }
     async fn batch_write(
@@ -187,6 +193,18 @@ impl Store for Racing {
         p: Vec<mlflow_ddb_core::item::Item>,
         d: Vec<ItemKey>,
     ) -> Result<mlflow_ddb_aws::WriteStats, mlflow_ddb_aws::AwsError> {
+        if let Some(bad) = &self.refuse_puts_in {
+            let hit = p.iter().any(
+                |i| matches!(i.get("SK"), Some(AttributeValue::S(sk)) if sk.contains(bad.as_str())),
+            );
+            if hit {
+                return Err(mlflow_ddb_aws::AwsError::Invalid {
+                    op: "BatchWriteItem",
+                    key: None,
+                    reason: "refused by the test".into(),
+                });
+            }
+        }
         self.inner.batch_write(p, d).await
     }
     async fn update_map(
@@ -318,4 +336,75 @@ async fn malformed_config_is_a_permanent_error() {
     let e = load_config(&store).await.expect_err("malformed");
     assert!(!e.is_transient());
     assert!(e.to_string().contains("CONFIG/DENORMALIZE_TAGS"), "{e}");
+}
+
+#[tokio::test]
+async fn fts_writes_of_many_targets_share_requests() {
+    let p = v01();
+    let reference = reference_table();
+    let config = config_of(&reference);
+    let bare = stripped(p, &reference);
+    let store = store_of(&bare);
+    let ts = targets(p, &config, &reference);
+    let outcomes = reconcile_targets(&store, p, &config, &ts, Mode::Apply, 4).await;
+    let rs = reports(&outcomes);
+    let items: usize = rs.iter().map(|r| r.fts_puts + r.fts_deletes).sum();
+    let with_fts = rs.iter().filter(|r| r.fts_puts + r.fts_deletes > 0).count();
+    assert!(
+        with_fts > 1 && items > 25,
+        "{with_fts} targets, {items} items"
+    );
+    // Pooled: one request per 25 items of the whole batch, not per target.
+    assert_eq!(
+        store.counters().batch_write as usize,
+        items.div_ceil(ITEMS_PER_BATCH_WRITE)
+    );
+    assert_eq!(
+        diff(&reconciled(p, &config, &bare), &store.snapshot()),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn a_refused_pooled_write_fails_only_the_target_it_is_about() {
+    let p = v01();
+    let reference = reference_table();
+    let config = config_of(&reference);
+    let bare = stripped(p, &reference);
+    let ts = targets(p, &config, &reference);
+    let run = ts
+        .iter()
+        .find(|k| k.sk.starts_with("R#"))
+        .expect("a run")
+        .clone();
+    let run_id = run.sk[2..].to_owned();
+    let store = Arc::new(store_of(&bare));
+    let hooked = Hooked {
+        inner: store.clone(),
+        delete_after_read: None,
+        refuse_puts_in: Some(run_id.clone()),
+    };
+    let outcomes = reconcile_targets(&hooked, p, &config, &ts, Mode::Apply, 4).await;
+    for o in &outcomes {
+        if o.target == run {
+            let e = o.result.as_ref().expect_err("the refused target fails");
+            assert!(!e.is_transient(), "{e}");
+        } else {
+            assert!(o.result.is_ok(), "{}: {:?}", o.target, o.result);
+        }
+    }
+    // Everything but the refused run's FTS items is in place.
+    let got = store.snapshot();
+    let missing: Vec<ItemKey> = reconciled(p, &config, &bare)
+        .keys()
+        .filter(|k| !got.contains_key(*k))
+        .cloned()
+        .collect();
+    assert!(!missing.is_empty());
+    assert!(
+        missing
+            .iter()
+            .all(|k| k.sk.starts_with("FTS") && k.sk.contains(&run_id)),
+        "{missing:?}"
+    );
 }

@@ -23,7 +23,7 @@ use mlflow_ddb_aws::testkit::{clients, item, s, unique_name, TestTable};
 use mlflow_ddb_aws::{describe_table, Store, StreamReader};
 use mlflow_ddb_core::format::{Profile, TableFormat};
 use mlflow_ddb_core::item::{AttributeValue, ItemKey};
-use mlflow_ddb_engine::{ConfigCache, MeteredStore};
+use mlflow_ddb_engine::{ConfigCache, MeteredStore, RequestCounts};
 
 fn deps(store: Arc<dyn Store>) -> Deps {
     Deps {
@@ -52,7 +52,7 @@ fn opts(arn: &str, until_idle: bool, checkpoint: Option<PathBuf>) -> TailOptions
     }
 }
 
-async fn metered_tail(table: &TestTable, checkpoint: &Path) -> (TailSummary, u64) {
+async fn metered_tail(table: &TestTable, checkpoint: &Path) -> (TailSummary, RequestCounts) {
     let m = Arc::new(MeteredStore::new(Arc::new(table.store())));
     let d = deps(m.clone());
     let reader = StreamReader::new(&table.clients);
@@ -64,10 +64,11 @@ async fn metered_tail(table: &TestTable, checkpoint: &Path) -> (TailSummary, u64
     )
     .await
     .expect("tail");
-    (summary, m.counts().writes())
+    (summary, m.counts())
 }
 
-fn report(label: &str, s: &TailSummary, writes: u64) {
+fn report(label: &str, s: &TailSummary, counts: &RequestCounts) {
+    let writes = counts.writes();
     let changed = s.stats.targets - s.stats.noop_targets - s.stats.missing_targets;
     let per = if changed == 0 {
         0.0
@@ -77,6 +78,16 @@ fn report(label: &str, s: &TailSummary, writes: u64) {
     println!(
         "{label}: {} records, {} targets reconciled, {changed} changed, {writes} write requests => {per:.2} per changed target ({} no-op targets)",
         s.stats.records, s.stats.targets, s.stats.noop_targets
+    );
+    let fts = s.stats.fts_puts + s.stats.fts_deletes;
+    let derived = changed + fts;
+    println!(
+        "  of which {} UpdateItem ({:.2} per changed target) and {} BatchWriteItem for {fts} FTS items ({:.1} items per request); {:.3} write requests per changed derived item (map or FTS item)",
+        counts.update,
+        if changed == 0 { 0.0 } else { counts.update as f64 / changed as f64 },
+        counts.batch_write,
+        if counts.batch_write == 0 { 0.0 } else { fts as f64 / counts.batch_write as f64 },
+        if derived == 0 { 0.0 } else { writes as f64 / derived as f64 },
     );
 }
 
@@ -124,7 +135,7 @@ async fn main() {
         .collect();
     store.batch_write(tags, vec![]).await.expect("tags");
     let (s1, w1) = metered_tail(&table, &ck).await;
-    report("tags on existing targets", &s1, w1);
+    report("tags on existing targets", &s1, &w1);
 
     let mut fresh = Vec::new();
     for e in 100..200 {
@@ -143,7 +154,7 @@ async fn main() {
     }
     store.batch_write(fresh, vec![]).await.expect("fresh");
     let (s2, w2) = metered_tail(&table, &ck).await;
-    report("fresh entities (name FTS + tags)", &s2, w2);
+    report("fresh entities (name FTS + tags)", &s2, &w2);
 
     // 3. co-existence.
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -167,9 +178,10 @@ async fn main() {
         summary,
     };
     let (s3, w3) = metered_tail(&co, &dir.join("co.json")).await;
-    report("co-existence with the reference store", &s3, w3);
+    report("co-existence with the reference store", &s3, &w3);
     println!(
-        "co-existence: {w3} write requests for {} targets already right",
+        "co-existence: {} write requests for {} targets already right",
+        w3.writes(),
         s3.stats.targets
     );
 

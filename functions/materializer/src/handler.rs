@@ -254,12 +254,7 @@ pub async fn process_records(
     let profile = deps.profile;
     // The key first: our own writes, irrelevant items and CONFIG changes are
     // sorted out without decoding their images.
-    let mut early: Vec<Option<Work>> = records.iter().map(|r| early_work(profile, r)).collect();
-    let mut changes: Vec<Option<Result<Change, CoreError>>> = records
-        .iter()
-        .zip(&early)
-        .map(|(r, e)| e.is_none().then(|| decode_json_record(profile, r)))
-        .collect();
+    let (mut early, mut changes) = decode_batch(profile, records);
 
     // A CONFIG change in the batch: the cached configuration is stale now.
     if early.iter().any(|w| matches!(w, Some(Work::Config))) {
@@ -515,6 +510,22 @@ fn early_work(profile: &Profile, record: &Value) -> Option<Work> {
     }
 }
 
+/// Records sorted out by key ([`early_work`]) and the rest decoded: for each
+/// record either its early work or its decoded change.
+#[allow(clippy::type_complexity)]
+fn decode_batch(
+    profile: &Profile,
+    records: &[Value],
+) -> (Vec<Option<Work>>, Vec<Option<Result<Change, CoreError>>>) {
+    let early: Vec<Option<Work>> = records.iter().map(|r| early_work(profile, r)).collect();
+    let changes = records
+        .iter()
+        .zip(&early)
+        .map(|(r, e)| e.is_none().then(|| decode_json_record(profile, r)))
+        .collect();
+    (early, changes)
+}
+
 /// Distinct units in the order of the first record needing them, and that
 /// record's index.
 fn order_units(work: &[Work]) -> (Vec<Unit>, HashMap<Unit, usize>) {
@@ -553,15 +564,14 @@ pub struct BatchPlan {
 /// does before its first read.
 pub fn plan_records(profile: &Profile, config: &Config, records: &[Value]) -> BatchPlan {
     let none = EnvelopeError::default();
-    let work: Vec<Work> = records
-        .iter()
-        .map(|r| {
-            work_of(
-                profile,
-                Some(config),
-                &decode_json_record(profile, r),
-                &none,
-            )
+    let (early, changes) = decode_batch(profile, records);
+    let work: Vec<Work> = early
+        .into_iter()
+        .zip(changes)
+        .map(|(e, c)| match (e, c) {
+            (Some(w), _) => w,
+            (None, Some(c)) => work_of(profile, Some(config), &c, &none),
+            (None, None) => Work::Skip("irrelevant"),
         })
         .collect();
     let mut plan = BatchPlan::default();
