@@ -15,6 +15,7 @@ bench_emulator() {
   trap bench_cleanup EXIT INT TERM
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
   export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+  [ "${BENCH_RTT_MS:-0}" != "0" ] && echo "emulator: ${BENCH_RTT_MS} ms round trip added to every request (BENCH_RTT_MS)"
   for _ in $(seq 1 150); do
     "$py" -c "import urllib.request; urllib.request.urlopen('$AWS_ENDPOINT_URL/_bench/counts', timeout=1)" 2>/dev/null && break
     sleep 0.2

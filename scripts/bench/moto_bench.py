@@ -14,15 +14,23 @@ statement the suite sends as AWS does.
   one), and its ttl must be absent or later than the new one; otherwise the
   statement's error is `ConditionalCheckFailed`. Other statements go to moto.
 
+- BENCH_RTT_MS (default 0): every request waits this long before moto
+  answers it, the round trip a network hop to DynamoDB adds (a few ms in a
+  region). The wait releases the GIL, so concurrent requests wait together,
+  as they would on a network. The same for every client: a benchmark that
+  compares two tools on one server charges both the same per request.
+
 Usage: moto_bench.py PORT
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import threading
+import time
 from collections import Counter
 from decimal import Decimal
 
@@ -102,6 +110,7 @@ Table.query = query
 
 COUNTS: Counter[str] = Counter()
 LOCK = threading.Lock()
+RTT_S = float(os.environ.get("BENCH_RTT_MS", "0") or 0) / 1000.0
 
 
 def counting(app):  # type: ignore[no-untyped-def]
@@ -116,6 +125,8 @@ def counting(app):  # type: ignore[no-untyped-def]
         target = environ.get("HTTP_X_AMZ_TARGET") or f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
         with LOCK:
             COUNTS[target] += 1
+        if RTT_S > 0:
+            time.sleep(RTT_S)
         return app(environ, start_response)
 
     return wrapped

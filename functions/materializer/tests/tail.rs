@@ -1,14 +1,18 @@
 //! `tail` resumes from its checkpoint file: a second run reads nothing
-//! already done, a later write is read on the next run.
+//! already done, a later write is read on the next run. Its bisection
+//! narrows a failure down to the failing records.
 
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::*;
-use mlflow_ddb_aws::testkit::{item, s, unique_name, TestTable};
-use mlflow_ddb_aws::Store;
-use mlflow_ddb_core::item::AttributeValue;
+use materializer::envelope::{BatchInfo, DlqMessage};
+use materializer::replay::replay_queue;
+use mlflow_ddb_aws::testkit::{self, item, s, unique_name, Fault, FaultProxy, TestTable};
+use mlflow_ddb_aws::{ClientOptions, MemoryQueue, Queue, Store, StreamReader};
+use mlflow_ddb_core::item::{AttributeValue, ItemKey};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_resumes_from_its_checkpoint() {
@@ -66,4 +70,105 @@ async fn tail_resumes_from_its_checkpoint() {
     };
     assert_eq!(m.len(), 2);
     let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+}
+
+/// The event source mapping's bisection, emulated by `tail`: one target that
+/// can never be written (its UpdateItem always throttled) costs only its
+/// own records, which go to the on-failure destination in small ranges; the
+/// records around them are materialized; replaying the ranges later (the
+/// fault gone) restores everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bisection_isolates_a_failing_target_and_replay_restores_it() {
+    let table = TestTable::new("v0.1", true).await;
+    let direct: Arc<dyn Store> = Arc::new(table.store());
+    let experiments = 8;
+    let mut items = Vec::new();
+    for e in 0..experiments {
+        let pk = format!("EXP#bi{e}");
+        items.push(item(
+            &pk,
+            "E#META",
+            [
+                ("name", s(format!("bisected {e}"))),
+                ("tags", AttributeValue::M(Default::default())),
+            ],
+        ));
+        items.push(item(
+            &pk,
+            "E#TAG#mlflow.note",
+            [("key", s("mlflow.note")), ("value", s("v"))],
+        ));
+    }
+    direct.batch_write(items, vec![]).await.expect("writes");
+
+    let proxy = FaultProxy::start(&testkit::endpoint())
+        .await
+        .expect("proxy");
+    proxy.inject_where(
+        "DynamoDB_20120810.UpdateItem",
+        "EXP#bi3",
+        usize::MAX / 2,
+        Fault::throttling(),
+    );
+    let via = testkit::clients_with(&ClientOptions {
+        endpoint_url: Some(proxy.url().to_owned()),
+        ..testkit::client_options()
+    })
+    .await;
+    let faulty: Arc<dyn Store> = Arc::new(table.store_via(&via, TestTable::store_options()));
+    let dest = Arc::new(MemoryQueue::new());
+
+    let mut d = deps(faulty, None, None);
+    d.settings.max_retries = 1;
+    let mut opts = tail_options(&table, Some(dest.clone() as Arc<dyn Queue>));
+    opts.max_retries = 3;
+    opts.bisect = true;
+    let summary = run_tail(&d, &table, &opts).await;
+    assert!(summary.bisections >= 1, "{summary:?}");
+    assert!(summary.on_failure_messages >= 1, "{summary:?}");
+
+    let ranges: Vec<BatchInfo> = dest
+        .messages()
+        .iter()
+        .map(|m| match DlqMessage::parse(&m.body) {
+            DlqMessage::BatchInfo(b) => b,
+            other => panic!("not an on-failure message: {other:?}"),
+        })
+        .collect();
+    let given_up: u64 = ranges.iter().map(|b| b.batch_size.unwrap_or(0)).sum();
+    // Without bisection the whole rest of the batch (from EXP#bi3's first
+    // record on, 11 or more records) would have been given up.
+    assert!(
+        (2..=6).contains(&given_up),
+        "{given_up} records: {ranges:?}"
+    );
+
+    let tagged = |all: &std::collections::BTreeMap<ItemKey, _>| -> Vec<usize> {
+        (0..experiments)
+            .filter(|e| {
+                let meta: Option<&mlflow_ddb_core::item::Item> =
+                    all.get(&ItemKey::new(format!("EXP#bi{e}"), "E#META"));
+                matches!(meta.and_then(|m| m.get("tags")), Some(AttributeValue::M(m)) if !m.is_empty())
+            })
+            .collect()
+    };
+    let before = tagged(&scan_all(&*direct).await);
+    assert!(!before.contains(&3), "{before:?}");
+    assert!(before.len() >= experiments - 3, "{before:?}");
+
+    // The fault is gone: replaying the ranges (read back from the stream)
+    // materializes what was given up.
+    let rdeps = deps(
+        direct.clone(),
+        None,
+        Some(StreamReader::new(&table.clients)),
+    );
+    let r = replay_queue(&rdeps, &*dest, 100, Duration::from_secs(30))
+        .await
+        .expect("replay");
+    assert_eq!((r.replayed, r.kept), (ranges.len() as u64, 0), "{r:?}");
+    assert_eq!(
+        tagged(&scan_all(&*direct).await),
+        (0..experiments).collect::<Vec<_>>()
+    );
 }

@@ -79,6 +79,8 @@ impl Fault {
 #[derive(Debug)]
 struct Rule {
     target: String,
+    /// Only requests whose body contains this text (e.g. an item key).
+    body_contains: Option<String>,
     remaining: usize,
     fault: Fault,
 }
@@ -91,11 +93,16 @@ struct State {
 }
 
 impl State {
-    fn take_fault(&self, target: &str) -> Option<Fault> {
+    fn take_fault(&self, target: &str, body: &[u8]) -> Option<Fault> {
         let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
-        let rule = rules
-            .iter_mut()
-            .find(|r| r.remaining > 0 && (r.target == target || r.target == "*"))?;
+        let rule = rules.iter_mut().find(|r| {
+            r.remaining > 0
+                && (r.target == target || r.target == "*")
+                && r.body_contains.as_ref().is_none_or(|needle| {
+                    body.windows(needle.len().max(1))
+                        .any(|w| w == needle.as_bytes())
+                })
+        })?;
         rule.remaining -= 1;
         Some(rule.fault.clone())
     }
@@ -162,12 +169,23 @@ impl FaultProxy {
     /// Apply `fault` to the next `times` requests whose `X-Amz-Target` is
     /// `target` (`"*"`: any). Rules are tried in the order they were added.
     pub fn inject(&self, target: &str, times: usize, fault: Fault) {
+        self.add_rule(target, None, times, fault);
+    }
+
+    /// Like [`FaultProxy::inject`], for requests whose body also contains
+    /// `needle` (an item key, say): the fault follows one item.
+    pub fn inject_where(&self, target: &str, needle: &str, times: usize, fault: Fault) {
+        self.add_rule(target, Some(needle.to_owned()), times, fault);
+    }
+
+    fn add_rule(&self, target: &str, body_contains: Option<String>, times: usize, fault: Fault) {
         self.state
             .rules
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(Rule {
                 target: target.to_owned(),
+                body_contains,
                 remaining: times,
                 fault,
             });
@@ -214,7 +232,7 @@ async fn handle(
         .unwrap_or_else(|p| p.into_inner())
         .entry(target.clone())
         .or_default() += 1;
-    match state.take_fault(&target) {
+    match state.take_fault(&target, &body) {
         None => forward(&state, parts, body).await,
         Some(Fault::Error {
             status,
