@@ -339,6 +339,9 @@ proptest! {
                 prop_assert!(!format!("{e:?}").contains("secret-value"), "{:?}", e);
             }
         }
+        if let Err(e) = decode_json_record_with(profile(), &record, Images::ForModify) {
+            prop_assert!(!e.to_string().contains("secret-value"), "{}", e);
+        }
         let _ = decode_json_slice(profile(), record.to_string().as_bytes());
     }
 
@@ -346,6 +349,65 @@ proptest! {
     #[test]
     fn arbitrary_json_never_panics(v in json()) {
         let _ = decode_json_record(profile(), &v);
+        let _ = decode_json_record_with(profile(), &v, Images::ForModify);
         let _ = decode_json_event(profile(), &v);
+    }
+}
+
+/// `Images::ForModify` accepts and refuses exactly what `Images::All` does on
+/// every fixture record, and differs only in leaving INSERT and REMOVE images
+/// unbuilt.
+#[test]
+fn for_modify_decodes_like_all_without_insert_and_remove_images() {
+    let mut checked = (0, 0, 0);
+    for name in ["reference_v0_1_session.json", "handcrafted.json"] {
+        for record in records(&fixture(name)) {
+            let all = decode_json_record(profile(), &record);
+            let lazy = decode_json_record_with(profile(), &record, Images::ForModify);
+            match (all, lazy) {
+                (Ok(mut a), Ok(l)) => {
+                    if a.event != EventName::Modify {
+                        a.new = None;
+                        a.old = None;
+                        checked.0 += 1;
+                    } else {
+                        checked.1 += 1;
+                    }
+                    assert_eq!(a, l, "{record}");
+                }
+                (Err(a), Err(l)) => {
+                    assert_eq!(a.to_string(), l.to_string(), "{record}");
+                    checked.2 += 1;
+                }
+                (a, l) => panic!("{record}: all {a:?} / for-modify {l:?}"),
+            }
+        }
+    }
+    let (unbuilt, modify, refused) = checked;
+    assert!(unbuilt > 10 && modify > 5 && refused > 3, "{checked:?}");
+}
+
+#[test]
+fn for_modify_still_refuses_a_malformed_insert_image() {
+    let record = serde_json::json!({"eventName": "INSERT", "dynamodb": {
+        "SequenceNumber": "4", "StreamViewType": "NEW_AND_OLD_IMAGES",
+        "Keys": {"PK": {"S": "EXP#1"}, "SK": {"S": "E#TAG#k"}},
+        "NewImage": {"PK": {"S": "EXP#1"}, "SK": {"S": "E#TAG#k"}, "value": {"S": 5}}}});
+    for images in [Images::All, Images::ForModify] {
+        match decode_json_record_with(profile(), &record, images) {
+            Err(CoreError::StreamRecord { problem, .. }) => {
+                assert_eq!(problem, RecordProblem::MalformedImage("NewImage"))
+            }
+            other => panic!("{images:?}: {other:?}"),
+        }
+    }
+    let mut other_key = record.clone();
+    other_key["dynamodb"]["NewImage"]["value"] = serde_json::json!({"S": "v"});
+    other_key["dynamodb"]["NewImage"]["SK"] = serde_json::json!({"S": "E#TAG#other"});
+    match decode_json_record_with(profile(), &other_key, Images::ForModify) {
+        Err(CoreError::StreamRecord { problem, .. }) => {
+            assert_eq!(problem, RecordProblem::ImageKeyMismatch("NewImage"))
+        }
+        other => panic!("{other:?}"),
     }
 }

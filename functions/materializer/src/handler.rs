@@ -44,7 +44,7 @@ use mlflow_ddb_core::format::Profile;
 use mlflow_ddb_core::item::{ItemKey, PK, SK};
 use mlflow_ddb_core::keys::Relevance;
 use mlflow_ddb_core::plan::{cascade_partition, targets_of, ttl_cascade};
-use mlflow_ddb_core::stream::{decode_json_record, Change, EventName};
+use mlflow_ddb_core::stream::{decode_json_record_with, Change, EventName, Images};
 use mlflow_ddb_core::CoreError;
 use mlflow_ddb_engine::{reconcile_targets, ConfigCache, EngineError, Mode};
 use serde_json::Value;
@@ -511,19 +511,24 @@ fn early_work(profile: &Profile, record: &Value) -> Option<Work> {
 }
 
 /// Records sorted out by key ([`early_work`]) and the rest decoded: for each
-/// record either its early work or its decoded change.
+/// record either its early work or its decoded change (images built only
+/// for MODIFY: planning looks at no other).
 #[allow(clippy::type_complexity)]
 fn decode_batch(
     profile: &Profile,
     records: &[Value],
 ) -> (Vec<Option<Work>>, Vec<Option<Result<Change, CoreError>>>) {
-    let early: Vec<Option<Work>> = records.iter().map(|r| early_work(profile, r)).collect();
-    let changes = records
+    // Record by record, so that the decoder finds the record still in cache.
+    records
         .iter()
-        .zip(&early)
-        .map(|(r, e)| e.is_none().then(|| decode_json_record(profile, r)))
-        .collect();
-    (early, changes)
+        .map(|r| match early_work(profile, r) {
+            Some(w) => (Some(w), None),
+            None => (
+                None,
+                Some(decode_json_record_with(profile, r, Images::ForModify)),
+            ),
+        })
+        .unzip()
 }
 
 /// Distinct units in the order of the first record needing them, and that

@@ -14,7 +14,9 @@ use common::*;
 use materializer::envelope::{on_failure_message, BatchInfo, DlqMessage};
 use materializer::replay::replay_queue;
 use mlflow_ddb_aws::testkit::{self, item, s, unique_name, Fault, FaultProxy, TestTable};
-use mlflow_ddb_aws::{ClientOptions, Queue, SqsQueue, Store, StreamReader};
+use mlflow_ddb_aws::{
+    ClientOptions, MemoryQueue, Queue, ShardStart, SqsQueue, Store, StreamReader,
+};
 use mlflow_ddb_core::item::AttributeValue;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,5 +130,127 @@ async fn a_batch_given_up_by_the_event_source_is_replayed_from_the_stream() {
         r.kept_reasons[0].starts_with("reading the stream"),
         "{:?}",
         r.kept_reasons
+    );
+}
+
+/// AWS answers a read past the stream's 24 h with
+/// `TrimmedDataAccessException` (moto cannot: it keeps everything); the
+/// proxy answers that for the real shard of a real stream. The message stays
+/// on the queue, its reason tells the operator to run the indexer, and a
+/// later replay (the stream readable again) materializes the range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trimmed_range_stays_on_the_queue_and_names_the_indexer() {
+    let table = TestTable::new("v0.1", true).await;
+    let direct: Arc<dyn Store> = Arc::new(table.store());
+    let pk = "EXP#trim";
+    direct
+        .batch_write(
+            vec![
+                item(
+                    pk,
+                    "E#META",
+                    [
+                        ("name", s("trimmed")),
+                        ("tags", AttributeValue::M(Default::default())),
+                    ],
+                ),
+                item(
+                    pk,
+                    "E#TAG#mlflow.t",
+                    [("key", s("mlflow.t")), ("value", s("v"))],
+                ),
+            ],
+            vec![],
+        )
+        .await
+        .expect("writes");
+
+    // The range as the event source mapping would report it: the real shard
+    // and the sequence numbers of the two records.
+    let reader = StreamReader::new(&table.clients);
+    let arn = table.stream_arn().expect("arn").to_owned();
+    let shard = reader.list_shards(&arn).await.expect("shards")[0].clone();
+    let it = reader
+        .shard_iterator(&arn, &shard.shard_id, &ShardStart::TrimHorizon)
+        .await
+        .expect("iterator");
+    let page = reader
+        .get_records(&arn, &it, Some(100))
+        .await
+        .expect("read");
+    let seqs: Vec<String> = page
+        .records
+        .iter()
+        .filter_map(|r| r.change.sequence_number.clone())
+        .collect();
+    assert_eq!(seqs.len(), 2, "{seqs:?}");
+    let info = BatchInfo {
+        shard_id: shard.shard_id.clone(),
+        start_sequence_number: seqs[0].clone(),
+        end_sequence_number: seqs[1].clone(),
+        stream_arn: arn.clone(),
+        batch_size: Some(2),
+    };
+    let dlq = Arc::new(MemoryQueue::new());
+    dlq.send(
+        &on_failure_message(&info, "RetryAttemptsExhausted", "arn:test").to_string(),
+        &BTreeMap::new(),
+    )
+    .await
+    .expect("send");
+
+    let proxy = FaultProxy::start(&testkit::endpoint())
+        .await
+        .expect("proxy");
+    proxy.inject(
+        "DynamoDBStreams_20120810.GetShardIterator",
+        1,
+        Fault::dynamodb(
+            400,
+            "TrimmedDataAccessException",
+            "Requested data is beyond the trim horizon",
+        ),
+    );
+    let via = testkit::clients_with(&ClientOptions {
+        endpoint_url: Some(proxy.url().to_owned()),
+        ..testkit::client_options()
+    })
+    .await;
+    let rdeps = deps(direct.clone(), None, Some(StreamReader::new(&via)));
+    let r = replay_queue(&rdeps, &*dlq, 10, Duration::from_secs(30))
+        .await
+        .expect("replay");
+    assert_eq!((r.replayed, r.kept), (0, 1), "{r:?}");
+    assert_eq!(proxy.pending_faults(), 0);
+    let why = &r.kept_reasons[0];
+    assert!(
+        why.contains("no longer in the stream") && why.contains("run the indexer"),
+        "{why}"
+    );
+    assert!(
+        why.contains(&seqs[0]) && why.contains(&shard.shard_id),
+        "{why}"
+    );
+    let kept = dlq.messages();
+    assert_eq!(kept.len(), 1);
+
+    // Readable again: the kept message, visible again (here: on a fresh
+    // in-memory queue, which has no visibility timeout), is replayed.
+    let again = MemoryQueue::new();
+    again
+        .send(&kept[0].body, &BTreeMap::new())
+        .await
+        .expect("send");
+    let r = replay_queue(&rdeps, &again, 10, Duration::from_secs(30))
+        .await
+        .expect("replay");
+    assert_eq!((r.replayed, r.kept), (1, 0), "{r:?}");
+    let all = scan_all(&*direct).await;
+    let meta = all
+        .get(&mlflow_ddb_core::item::ItemKey::new(pk, "E#META"))
+        .expect("meta");
+    assert!(
+        matches!(meta.get("tags"), Some(AttributeValue::M(m)) if m.contains_key("mlflow.t")),
+        "{meta:?}"
     );
 }
