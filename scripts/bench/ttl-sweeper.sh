@@ -14,9 +14,11 @@
 #   B  (BENCH_UPDATE_ITEM=1, default) UpdateItem expiry, the sweeper's path on
 #      a stock emulator: sweeps only
 #
-# On moto, a Scan costs ~0.3 ms of emulator CPU per item returned (its response
-# serializer), so reading the table's keys once takes ~15-20 s for either
-# tool: that shared floor bounds the wall-time ratio on the emulator.
+# On moto, a Scan request sorts and walks the whole table (each segment of a
+# parallel scan again), so reading the table's keys costs the sweeper ~10 s of
+# emulator CPU (with moto_bench.py's json.dumps answers; ~18 s without), where
+# DynamoDB serves the pages in O(page): that floor bounds the wall-time ratio
+# on the emulator. BENCH_RTT_MS adds a per-request round trip to both tools.
 #
 # moto 5.2.5 cannot run a conditional PartiQL UPDATE (ValidationError), so
 # moto_bench.py answers BatchExecuteStatement for the adapter's one expire
