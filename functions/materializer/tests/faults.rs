@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use materializer::envelope::DlqMessage;
 use materializer::replay::{handle_dlq_message, replay_queue};
-use mlflow_ddb_aws::testkit::{self, item, s, unique_name, Fault, FaultProxy, TestTable};
-use mlflow_ddb_aws::{ClientOptions, Queue, SqsQueue, Store, StoreOptions};
+use mlflow_ddb_aws::testkit::{self, item, s, unique_name, Fault, TestTable};
+use mlflow_ddb_aws::{Queue, SqsQueue, Store, StoreOptions};
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
 use mlflow_ddb_engine::{load_config, reconcile_targets, Mode};
 
@@ -60,14 +60,7 @@ async fn ten_thousand_records_under_faults_lose_nothing() {
             .expect("raw writes");
     }
 
-    let proxy = FaultProxy::start(&testkit::endpoint())
-        .await
-        .expect("proxy");
-    let via = testkit::clients_with(&ClientOptions {
-        endpoint_url: Some(proxy.url().to_owned()),
-        ..testkit::client_options()
-    })
-    .await;
+    let (proxy, via) = testkit::proxied().await;
     let faulty: Arc<dyn Store> = Arc::new(table.store_via(
         &via,
         StoreOptions {

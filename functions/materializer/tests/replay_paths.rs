@@ -13,10 +13,8 @@ use std::time::Duration;
 use common::*;
 use materializer::envelope::{on_failure_message, BatchInfo, DlqMessage};
 use materializer::replay::replay_queue;
-use mlflow_ddb_aws::testkit::{self, item, s, unique_name, Fault, FaultProxy, TestTable};
-use mlflow_ddb_aws::{
-    ClientOptions, MemoryQueue, Queue, ShardStart, SqsQueue, Store, StreamReader,
-};
+use mlflow_ddb_aws::testkit::{self, item, s, unique_name, Fault, TestTable};
+use mlflow_ddb_aws::{MemoryQueue, Queue, ShardStart, SqsQueue, Store, StreamReader};
 use mlflow_ddb_core::item::AttributeValue;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,19 +44,12 @@ async fn a_batch_given_up_by_the_event_source_is_replayed_from_the_stream() {
     direct.batch_write(items, vec![]).await.expect("writes");
 
     // Every Query throttled, for good: the handler cannot finish any batch.
-    let proxy = FaultProxy::start(&testkit::endpoint())
-        .await
-        .expect("proxy");
+    let (proxy, via) = testkit::proxied().await;
     proxy.inject(
         "DynamoDB_20120810.Query",
         usize::MAX / 2,
         Fault::throttling(),
     );
-    let via = testkit::clients_with(&ClientOptions {
-        endpoint_url: Some(proxy.url().to_owned()),
-        ..testkit::client_options()
-    })
-    .await;
     let faulty: Arc<dyn Store> = Arc::new(table.store_via(&via, TestTable::store_options()));
     let dlq = Arc::new(
         SqsQueue::create(&table.clients, &unique_name("dlq"))
@@ -199,9 +190,7 @@ async fn a_trimmed_range_stays_on_the_queue_and_names_the_indexer() {
     .await
     .expect("send");
 
-    let proxy = FaultProxy::start(&testkit::endpoint())
-        .await
-        .expect("proxy");
+    let (proxy, via) = testkit::proxied().await;
     proxy.inject(
         "DynamoDBStreams_20120810.GetShardIterator",
         1,
@@ -211,11 +200,6 @@ async fn a_trimmed_range_stays_on_the_queue_and_names_the_indexer() {
             "Requested data is beyond the trim horizon",
         ),
     );
-    let via = testkit::clients_with(&ClientOptions {
-        endpoint_url: Some(proxy.url().to_owned()),
-        ..testkit::client_options()
-    })
-    .await;
     let rdeps = deps(direct.clone(), None, Some(StreamReader::new(&via)));
     let r = replay_queue(&rdeps, &*dlq, 10, Duration::from_secs(30))
         .await

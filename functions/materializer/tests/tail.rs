@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::*;
 use materializer::envelope::{BatchInfo, DlqMessage};
 use materializer::replay::replay_queue;
-use mlflow_ddb_aws::testkit::{self, item, s, unique_name, Fault, FaultProxy, TestTable};
-use mlflow_ddb_aws::{ClientOptions, MemoryQueue, Queue, Store, StreamReader};
+use mlflow_ddb_aws::testkit::{self, item, s, unique_name, Fault, TestTable};
+use mlflow_ddb_aws::{MemoryQueue, Queue, Store, StreamReader};
 use mlflow_ddb_core::item::{AttributeValue, ItemKey};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,20 +101,13 @@ async fn bisection_isolates_a_failing_target_and_replay_restores_it() {
     }
     direct.batch_write(items, vec![]).await.expect("writes");
 
-    let proxy = FaultProxy::start(&testkit::endpoint())
-        .await
-        .expect("proxy");
+    let (proxy, via) = testkit::proxied().await;
     proxy.inject_where(
         "DynamoDB_20120810.UpdateItem",
         "EXP#bi3",
         usize::MAX / 2,
         Fault::throttling(),
     );
-    let via = testkit::clients_with(&ClientOptions {
-        endpoint_url: Some(proxy.url().to_owned()),
-        ..testkit::client_options()
-    })
-    .await;
     let faulty: Arc<dyn Store> = Arc::new(table.store_via(&via, TestTable::store_options()));
     let dest = Arc::new(MemoryQueue::new());
 

@@ -68,6 +68,21 @@ pub async fn clients_with(opts: &ClientOptions) -> Clients {
     }
 }
 
+/// A [`FaultProxy`] in front of the local endpoint, and clients that go
+/// through it (keep the proxy alive as long as the clients are used).
+pub async fn proxied() -> (FaultProxy, Clients) {
+    let proxy = match FaultProxy::start(&endpoint()).await {
+        Ok(p) => p,
+        Err(e) => panic!("fault proxy: {e}"),
+    };
+    let via = clients_with(&ClientOptions {
+        endpoint_url: Some(proxy.url().to_owned()),
+        ..client_options()
+    })
+    .await;
+    (proxy, via)
+}
+
 /// A name no other test (in this or another process) uses.
 pub fn unique_name(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
