@@ -96,9 +96,11 @@ impl TargetReport {
 /// read together (up to [`TARGETS_PER_BATCH_GET`]) are then pooled into
 /// BatchWriteItem requests of [`ITEMS_PER_BATCH_WRITE`] items, so many
 /// small plans share requests. Each request is counted in the `writes` of
-/// the target owning its first item; when one fails, every target with an
-/// item in it gets the error (FTS writes are idempotent: a retry of those
-/// targets is safe). An empty plan costs zero writes.
+/// the target owning its first item. A shared request refused for good is
+/// sent again target by target, so only the culprit fails; when one fails
+/// transiently, every target with an item in it gets the error (FTS writes
+/// are idempotent: a retry of those targets is safe). An empty plan costs
+/// zero writes.
 pub async fn reconcile_targets(
     store: &dyn Store,
     profile: &Profile,
@@ -166,7 +168,6 @@ struct FtsWrites {
 }
 
 /// One write of a pooled request: an FTS put or delete.
-#[derive(Clone)]
 enum FtsOp {
     Put(Item),
     Delete(ItemKey),
@@ -245,10 +246,11 @@ async fn write_fts_pooled(
             puts.chain(deletes)
         })
         .collect();
-    let groups: Vec<Vec<(usize, FtsOp)>> = ops
-        .chunks(ITEMS_PER_BATCH_WRITE)
-        .map(<[_]>::to_vec)
-        .collect();
+    let mut ops = ops.into_iter().peekable();
+    let mut groups: Vec<Vec<(usize, FtsOp)>> = Vec::new();
+    while ops.peek().is_some() {
+        groups.push(ops.by_ref().take(ITEMS_PER_BATCH_WRITE).collect());
+    }
     if mode == Mode::DryRun {
         for g in &groups {
             if let Ok(r) = &mut outcomes[g[0].0].result {

@@ -254,7 +254,7 @@ pub async fn process_records(
     let profile = deps.profile;
     // The key first: our own writes, irrelevant items and CONFIG changes are
     // sorted out without decoding their images.
-    let (mut early, mut changes) = decode_batch(profile, records);
+    let (early, mut changes) = decode_batch(profile, records);
 
     // A CONFIG change in the batch: the cached configuration is stale now.
     if early.iter().any(|w| matches!(w, Some(Work::Config))) {
@@ -325,19 +325,14 @@ pub async fn process_records(
         }
     };
     let config_error = poison("config", "configuration malformed or unreadable");
-    let work: Vec<Work> = changes
-        .iter()
-        .zip(&read_failures)
-        .zip(early.iter_mut())
-        .map(
-            |((c, read_failure), early)| match (early.take(), read_failure, c) {
-                (Some(w), _, _) => w,
-                (None, Some(p), _) => Work::Poison(p.clone()),
-                (None, None, Some(c)) => work_of(profile, config.as_deref(), c, &config_error),
-                (None, None, None) => Work::Skip("no-target"),
-            },
-        )
-        .collect();
+    let work = work_list(
+        profile,
+        config.as_deref(),
+        early,
+        &changes,
+        &read_failures,
+        &config_error,
+    );
     let (units, first) = order_units(&work);
 
     let mut states: HashMap<Unit, (UnitState, u32)> = HashMap::new();
@@ -531,6 +526,29 @@ fn decode_batch(
         .unzip()
 }
 
+/// Each record's work: its early work, else its read failure (replays),
+/// else what its decoded change asks for under `config`.
+fn work_list(
+    profile: &Profile,
+    config: Option<&Config>,
+    early: Vec<Option<Work>>,
+    changes: &[Option<Result<Change, CoreError>>],
+    read_failures: &[Option<EnvelopeError>],
+    config_error: &EnvelopeError,
+) -> Vec<Work> {
+    early
+        .into_iter()
+        .zip(changes)
+        .enumerate()
+        .map(|(i, (early, c))| match (early, read_failures.get(i), c) {
+            (Some(w), _, _) => w,
+            (None, Some(Some(p)), _) => Work::Poison(p.clone()),
+            (None, _, Some(c)) => work_of(profile, config, c, config_error),
+            (None, _, None) => Work::Skip("no-target"),
+        })
+        .collect()
+}
+
 /// Distinct units in the order of the first record needing them, and that
 /// record's index.
 fn order_units(work: &[Work]) -> (Vec<Unit>, HashMap<Unit, usize>) {
@@ -568,17 +586,15 @@ pub struct BatchPlan {
 /// Decode and sort out a batch under `config`: what [`process_records`]
 /// does before its first read.
 pub fn plan_records(profile: &Profile, config: &Config, records: &[Value]) -> BatchPlan {
-    let none = EnvelopeError::default();
     let (early, changes) = decode_batch(profile, records);
-    let work: Vec<Work> = early
-        .into_iter()
-        .zip(changes)
-        .map(|(e, c)| match (e, c) {
-            (Some(w), _) => w,
-            (None, Some(c)) => work_of(profile, Some(config), &c, &none),
-            (None, None) => Work::Skip("irrelevant"),
-        })
-        .collect();
+    let work = work_list(
+        profile,
+        Some(config),
+        early,
+        &changes,
+        &[],
+        &EnvelopeError::default(),
+    );
     let mut plan = BatchPlan::default();
     for w in &work {
         match w {
