@@ -465,21 +465,22 @@ impl ItemKind {
     pub fn key(&self) -> ItemKey {
         use ItemKind::*;
         fn exp(e: &ExperimentId) -> String {
-            format!("{PK_EXPERIMENT_PREFIX}{e}")
+            [PK_EXPERIMENT_PREFIX, e.as_str()].concat()
         }
         fn rm(m: &ModelId) -> String {
-            format!("{PK_MODEL_PREFIX}{m}")
+            [PK_MODEL_PREFIX, m.as_str()].concat()
         }
         match self {
             ExperimentMeta { experiment } => ItemKey::new(exp(experiment), SK_EXPERIMENT_META),
             ExperimentNameRev { experiment } => {
                 ItemKey::new(exp(experiment), SK_EXPERIMENT_NAME_REV)
             }
-            ExperimentTag { experiment, key } => {
-                ItemKey::new(exp(experiment), format!("{SK_EXPERIMENT_TAG_PREFIX}{key}"))
-            }
+            ExperimentTag { experiment, key } => ItemKey::new(
+                exp(experiment),
+                [SK_EXPERIMENT_TAG_PREFIX, key.as_str()].concat(),
+            ),
             RunMeta { experiment, run } => {
-                ItemKey::new(exp(experiment), format!("{SK_RUN_PREFIX}{run}"))
+                ItemKey::new(exp(experiment), [SK_RUN_PREFIX, run.as_str()].concat())
             }
             RunTag {
                 experiment,
@@ -487,7 +488,7 @@ impl ItemKind {
                 key,
             } => ItemKey::new(
                 exp(experiment),
-                format!("{SK_RUN_PREFIX}{run}{TAG_MARKER}{key}"),
+                [SK_RUN_PREFIX, run.as_str(), TAG_MARKER, key.as_str()].concat(),
             ),
             RunParam {
                 experiment,
@@ -495,15 +496,18 @@ impl ItemKind {
                 key,
             } => ItemKey::new(
                 exp(experiment),
-                format!("{SK_RUN_PREFIX}{run}{PARAM_MARKER}{key}"),
+                [SK_RUN_PREFIX, run.as_str(), PARAM_MARKER, key.as_str()].concat(),
             ),
             RunChild {
                 experiment,
                 run,
                 rest,
-            } => ItemKey::new(exp(experiment), format!("{SK_RUN_PREFIX}{run}#{rest}")),
+            } => ItemKey::new(
+                exp(experiment),
+                [SK_RUN_PREFIX, run.as_str(), "#", rest.as_str()].concat(),
+            ),
             TraceMeta { experiment, trace } => {
-                ItemKey::new(exp(experiment), format!("{SK_TRACE_PREFIX}{trace}"))
+                ItemKey::new(exp(experiment), [SK_TRACE_PREFIX, trace.as_str()].concat())
             }
             TraceTag {
                 experiment,
@@ -511,7 +515,7 @@ impl ItemKind {
                 key,
             } => ItemKey::new(
                 exp(experiment),
-                format!("{SK_TRACE_PREFIX}{trace}{TAG_MARKER}{key}"),
+                [SK_TRACE_PREFIX, trace.as_str(), TAG_MARKER, key.as_str()].concat(),
             ),
             TraceAssessment {
                 experiment,
@@ -519,32 +523,48 @@ impl ItemKind {
                 assessment,
             } => ItemKey::new(
                 exp(experiment),
-                format!("{SK_TRACE_PREFIX}{trace}{ASSESS_MARKER}{assessment}"),
+                [
+                    SK_TRACE_PREFIX,
+                    trace.as_str(),
+                    ASSESS_MARKER,
+                    assessment.as_str(),
+                ]
+                .concat(),
             ),
             TraceChild {
                 experiment,
                 trace,
                 rest,
-            } => ItemKey::new(exp(experiment), format!("{SK_TRACE_PREFIX}{trace}#{rest}")),
+            } => ItemKey::new(
+                exp(experiment),
+                [SK_TRACE_PREFIX, trace.as_str(), "#", rest.as_str()].concat(),
+            ),
             Rank { experiment, rest } => {
-                ItemKey::new(exp(experiment), format!("{SK_RANK_PREFIX}{rest}"))
+                ItemKey::new(exp(experiment), [SK_RANK_PREFIX, rest.as_str()].concat())
             }
             Dataset { experiment, rest } => {
-                ItemKey::new(exp(experiment), format!("{SK_DATASET_PREFIX}{rest}"))
+                ItemKey::new(exp(experiment), [SK_DATASET_PREFIX, rest.as_str()].concat())
             }
             DatasetLink { experiment, rest } => {
-                ItemKey::new(exp(experiment), format!("{SK_DLINK_PREFIX}{rest}"))
+                ItemKey::new(exp(experiment), [SK_DLINK_PREFIX, rest.as_str()].concat())
             }
-            LoggedModelMeta { experiment, model } => {
-                ItemKey::new(exp(experiment), format!("{SK_LOGGED_MODEL_PREFIX}{model}"))
-            }
+            LoggedModelMeta { experiment, model } => ItemKey::new(
+                exp(experiment),
+                [SK_LOGGED_MODEL_PREFIX, model.as_str()].concat(),
+            ),
             LoggedModelTag {
                 experiment,
                 model,
                 key,
             } => ItemKey::new(
                 exp(experiment),
-                format!("{SK_LOGGED_MODEL_PREFIX}{model}{TAG_MARKER}{key}"),
+                [
+                    SK_LOGGED_MODEL_PREFIX,
+                    model.as_str(),
+                    TAG_MARKER,
+                    key.as_str(),
+                ]
+                .concat(),
             ),
             LoggedModelChild {
                 experiment,
@@ -552,18 +572,18 @@ impl ItemKind {
                 rest,
             } => ItemKey::new(
                 exp(experiment),
-                format!("{SK_LOGGED_MODEL_PREFIX}{model}#{rest}"),
+                [SK_LOGGED_MODEL_PREFIX, model.as_str(), "#", rest.as_str()].concat(),
             ),
             ModelMeta { model } => ItemKey::new(rm(model), SK_MODEL_META),
             ModelNameRev { model } => ItemKey::new(rm(model), SK_MODEL_NAME_REV),
             ModelTag { model, key } => {
-                ItemKey::new(rm(model), format!("{SK_MODEL_TAG_PREFIX}{key}"))
+                ItemKey::new(rm(model), [SK_MODEL_TAG_PREFIX, key.as_str()].concat())
             }
             ModelAlias { model, alias } => {
-                ItemKey::new(rm(model), format!("{SK_MODEL_ALIAS_PREFIX}{alias}"))
+                ItemKey::new(rm(model), [SK_MODEL_ALIAS_PREFIX, alias.as_str()].concat())
             }
             ModelVersion { model, version } => {
-                ItemKey::new(rm(model), format!("{SK_VERSION_PREFIX}{version}"))
+                ItemKey::new(rm(model), [SK_VERSION_PREFIX, version.as_str()].concat())
             }
             VersionTag {
                 model,
@@ -571,23 +591,29 @@ impl ItemKind {
                 key,
             } => ItemKey::new(
                 rm(model),
-                format!("{SK_VERSION_PREFIX}{version}{TAG_MARKER}{key}"),
+                [
+                    SK_VERSION_PREFIX,
+                    version.as_str(),
+                    TAG_MARKER,
+                    key.as_str(),
+                ]
+                .concat(),
             ),
             EvalDatasetMeta { dataset } => ItemKey::new(
-                format!("{PK_DATASET_PREFIX}{dataset}"),
+                [PK_DATASET_PREFIX, dataset.as_str()].concat(),
                 SK_EVAL_DATASET_META,
             ),
             EvalDatasetTag { dataset, key } => ItemKey::new(
-                format!("{PK_DATASET_PREFIX}{dataset}"),
-                format!("{SK_EVAL_DATASET_TAG_PREFIX}{key}"),
+                [PK_DATASET_PREFIX, dataset.as_str()].concat(),
+                [SK_EVAL_DATASET_TAG_PREFIX, key.as_str()].concat(),
             ),
             GatewayEndpointMeta { endpoint } => ItemKey::new(
-                format!("{PK_GATEWAY_ENDPOINT_PREFIX}{endpoint}"),
+                [PK_GATEWAY_ENDPOINT_PREFIX, endpoint.as_str()].concat(),
                 SK_GATEWAY_META,
             ),
             GatewayEndpointTag { endpoint, key } => ItemKey::new(
-                format!("{PK_GATEWAY_ENDPOINT_PREFIX}{endpoint}"),
-                format!("{SK_GATEWAY_TAG_PREFIX}{key}"),
+                [PK_GATEWAY_ENDPOINT_PREFIX, endpoint.as_str()].concat(),
+                [SK_GATEWAY_TAG_PREFIX, key.as_str()].concat(),
             ),
             FtsForward { pk, fts, format } => ItemKey::new(
                 pk.clone(),

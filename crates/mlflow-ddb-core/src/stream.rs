@@ -395,7 +395,7 @@ impl Keys {
 /// The parts common to both decoders, once extracted.
 struct Raw<'a> {
     seq: Option<SequenceNumber>,
-    event_name: Option<String>,
+    event_name: Option<&'a str>,
     view: Option<Result<ViewType, ()>>,
     keys: Option<Keys>,
     new: Image<'a>,
@@ -403,7 +403,8 @@ struct Raw<'a> {
     by_ttl_service: bool,
 }
 
-fn finish(profile: &Profile, raw: Raw) -> Result<Change, CoreError> {
+/// `kind`: the key's kind when the caller has parsed it already.
+fn finish(profile: &Profile, raw: Raw, kind: Option<ItemKind>) -> Result<Change, CoreError> {
     let seq = raw.seq;
     let err = |key: Option<&ItemKey>, p| record_error(seq.as_ref(), key, p);
 
@@ -422,7 +423,7 @@ fn finish(profile: &Profile, raw: Raw) -> Result<Change, CoreError> {
     let Some(seq_ok) = seq.clone() else {
         return Err(err(Some(&key), RecordProblem::MissingSequenceNumber));
     };
-    let event = match raw.event_name.as_deref() {
+    let event = match raw.event_name {
         None => return Err(err(Some(&key), RecordProblem::MissingEventName)),
         Some(name) => EventName::parse(name)
             .ok_or_else(|| err(Some(&key), RecordProblem::UnknownEventName(name.to_owned())))?,
@@ -452,7 +453,7 @@ fn finish(profile: &Profile, raw: Raw) -> Result<Change, CoreError> {
     }
     let (new, old) = (new.into_item(), old.into_item());
 
-    let kind = ItemKind::parse(profile, &key.pk, &key.sk);
+    let kind = kind.unwrap_or_else(|| ItemKind::parse(profile, &key.pk, &key.sk));
     Ok(Change {
         seq: seq_ok,
         event,
@@ -492,13 +493,14 @@ pub fn decode_record(profile: &Profile, record: &EventRecord) -> Result<Change, 
         profile,
         Raw {
             seq: change.sequence_number.clone().map(SequenceNumber),
-            event_name: Some(record.event_name.clone()),
+            event_name: Some(record.event_name.as_str()),
             view,
             keys: Keys::of_item(&change.keys),
             new: Image::Built(change.new_image.clone()),
             old: Image::Built(change.old_image.clone()),
             by_ttl_service,
         },
+        None,
     )
 }
 
@@ -511,100 +513,180 @@ pub fn decode_json_record(profile: &Profile, record: &Value) -> Result<Change, C
 /// Never panics. Accepts and refuses the same records as
 /// [`decode_json_record`], except that an INSERT or REMOVE image under
 /// [`Images::ForModify`] is checked down to its attributes' type tags only.
-pub fn decode_json_record_with<'a>(
+pub fn decode_json_record_with(
     profile: &Profile,
-    record: &'a Value,
+    record: &Value,
     images: Images,
 ) -> Result<Change, CoreError> {
-    let Some(obj) = record.as_object() else {
-        return Err(record_error(None, None, RecordProblem::NotJson));
+    Scanned::of(record)?.decode(profile, images, None)
+}
+
+/// A record sorted out by the kind of its key before anything else is read
+/// (see [`decode_json_record_gated`]).
+#[derive(Debug)]
+pub enum Gated {
+    /// The key names a kind the caller does not want: the record's images,
+    /// sequence number and event name were not looked at.
+    Skipped(ItemKind),
+    /// The record, decoded, or why it cannot be.
+    Decoded(Result<Change, CoreError>),
+}
+
+/// [`decode_json_record_with`], but the key is read first and parsed once:
+/// when `wanted` refuses its kind the record is not decoded at all. A record
+/// whose key cannot be read (no `Keys`, a key attribute that is not a
+/// string) is decoded, so that the error says what is wrong with it.
+pub fn decode_json_record_gated(
+    profile: &Profile,
+    record: &Value,
+    images: Images,
+    wanted: impl FnOnce(&ItemKind) -> bool,
+) -> Gated {
+    let scanned = match Scanned::of(record) {
+        Ok(s) => s,
+        Err(e) => return Gated::Decoded(Err(e)),
     };
-    // One pass over each map: a record is read once, not looked up field by
-    // field (the maps are B-trees; this is the hot path of a 10,000-record batch).
-    let (mut ddb, mut event_name, mut identity, mut identity_alt) = (None, None, None, None);
-    for (k, v) in obj {
-        match k.as_str() {
-            "dynamodb" => ddb = Some(v),
-            "eventName" => event_name = v.as_str(),
-            "userIdentity" => identity = Some(v),
-            "UserIdentity" => identity_alt = Some(v),
-            _ => {}
-        }
+    let kind = scanned
+        .key_strs()
+        .map(|(pk, sk)| ItemKind::parse(profile, pk, sk));
+    match kind {
+        Some(kind) if !wanted(&kind) => Gated::Skipped(kind),
+        kind => Gated::Decoded(scanned.decode(profile, images, kind)),
     }
-    let ddb = ddb.and_then(Value::as_object);
-    let (mut seq, mut keys, mut new_v, mut old_v, mut view_v) = (None, None, None, None, None);
-    for (k, v) in ddb.into_iter().flatten() {
-        match k.as_str() {
-            "SequenceNumber" => seq = v.as_str().map(SequenceNumber::new),
-            "Keys" => keys = Some(v),
-            NEW_IMAGE => new_v = Some(v),
-            OLD_IMAGE => old_v = Some(v),
-            "StreamViewType" => view_v = Some(v),
-            _ => {}
+}
+
+/// A JSON record's parts, found in one pass over each of its maps (the maps
+/// are B-trees: this is the hot path of a 10,000-record batch).
+struct Scanned<'a> {
+    seq: Option<&'a str>,
+    event_name: Option<&'a str>,
+    keys: Option<&'a Value>,
+    new: Option<&'a Value>,
+    old: Option<&'a Value>,
+    view: Option<&'a Value>,
+    identity: Option<&'a Value>,
+}
+
+impl<'a> Scanned<'a> {
+    fn of(record: &'a Value) -> Result<Scanned<'a>, CoreError> {
+        let Some(obj) = record.as_object() else {
+            return Err(record_error(None, None, RecordProblem::NotJson));
+        };
+        let (mut ddb, mut event_name, mut identity, mut identity_alt) = (None, None, None, None);
+        for (k, v) in obj {
+            match k.as_str() {
+                "dynamodb" => ddb = Some(v),
+                "eventName" => event_name = v.as_str(),
+                "userIdentity" => identity = Some(v),
+                "UserIdentity" => identity_alt = Some(v),
+                _ => {}
+            }
         }
+        let ddb = ddb.and_then(Value::as_object);
+        let mut s = Scanned {
+            seq: None,
+            event_name,
+            keys: None,
+            new: None,
+            old: None,
+            view: None,
+            identity: identity.or(identity_alt),
+        };
+        for (k, v) in ddb.into_iter().flatten() {
+            match k.as_str() {
+                "SequenceNumber" => s.seq = v.as_str(),
+                "Keys" => s.keys = Some(v),
+                NEW_IMAGE => s.new = Some(v),
+                OLD_IMAGE => s.old = Some(v),
+                "StreamViewType" => s.view = Some(v),
+                _ => {}
+            }
+        }
+        if ddb.is_none() {
+            let seq = s.seq.map(SequenceNumber::new);
+            return Err(record_error(
+                seq.as_ref(),
+                None,
+                RecordProblem::MissingStreamRecord,
+            ));
+        }
+        Ok(s)
     }
-    if ddb.is_none() {
-        return Err(record_error(
-            seq.as_ref(),
-            None,
-            RecordProblem::MissingStreamRecord,
-        ));
+
+    /// The key's two strings, when `Keys` holds both as strings (whatever
+    /// else it holds: [`Scanned::decode`] checks the rest).
+    fn key_strs(&self) -> Option<(&'a str, &'a str)> {
+        let keys = self.keys?.as_object()?;
+        let s = |a: &str| keys.get(a)?.get("S")?.as_str();
+        Some((s(PK)?, s(SK)?))
     }
 
-    let build = images == Images::All
-        || !matches!(
-            event_name.and_then(EventName::parse),
-            Some(EventName::Insert | EventName::Remove)
-        );
-    let image = |name: &'static str, v: Option<&'a Value>| -> Result<Image<'a>, RecordProblem> {
-        match v {
-            None | Some(Value::Null) => Ok(Image::Absent),
-            Some(v) if build => Item::deserialize(v)
-                .map(Image::Built)
-                .map_err(|_| RecordProblem::MalformedImage(name)),
-            Some(v) => check_image(v).ok_or(RecordProblem::MalformedImage(name)),
-        }
-    };
-    // A malformed Keys map is reported as missing keys; a malformed image
-    // after the key is known, so that the error can name it.
-    let keys = keys.and_then(Keys::of_json);
-    let new = image(NEW_IMAGE, new_v);
-    let old = image(OLD_IMAGE, old_v);
+    /// The [`Change`]; `kind`: the key's kind when already parsed (from
+    /// [`Scanned::key_strs`], so of the same strings).
+    fn decode(
+        self,
+        profile: &Profile,
+        images: Images,
+        kind: Option<ItemKind>,
+    ) -> Result<Change, CoreError> {
+        let build = images == Images::All
+            || !matches!(
+                self.event_name.and_then(EventName::parse),
+                Some(EventName::Insert | EventName::Remove)
+            );
+        let image =
+            |name: &'static str, v: Option<&'a Value>| -> Result<Image<'a>, RecordProblem> {
+                match v {
+                    None | Some(Value::Null) => Ok(Image::Absent),
+                    Some(v) if build => Item::deserialize(v)
+                        .map(Image::Built)
+                        .map_err(|_| RecordProblem::MalformedImage(name)),
+                    Some(v) => check_image(v).ok_or(RecordProblem::MalformedImage(name)),
+                }
+            };
+        // A malformed Keys map is reported as missing keys; a malformed image
+        // after the key is known, so that the error can name it.
+        let keys = self.keys.and_then(Keys::of_json);
+        let new = image(NEW_IMAGE, self.new);
+        let old = image(OLD_IMAGE, self.old);
 
-    let view = match view_v {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_str().and_then(ViewType::parse).ok_or(())),
-    };
-    let identity = identity.or(identity_alt).and_then(Value::as_object);
-    let field = |o: &'a serde_json::Map<String, Value>, a: &str, b: &str| {
-        o.get(a).or_else(|| o.get(b)).and_then(Value::as_str)
-    };
-    let by_ttl_service = identity.is_some_and(|u| {
-        field(u, "type", "Type") == Some(TTL_IDENTITY_TYPE)
-            && field(u, "principalId", "PrincipalId") == Some(TTL_IDENTITY_PRINCIPAL)
-    });
+        let view = match self.view {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_str().and_then(ViewType::parse).ok_or(())),
+        };
+        let identity = self.identity.and_then(Value::as_object);
+        let field = |o: &'a serde_json::Map<String, Value>, a: &str, b: &str| {
+            o.get(a).or_else(|| o.get(b)).and_then(Value::as_str)
+        };
+        let by_ttl_service = identity.is_some_and(|u| {
+            field(u, "type", "Type") == Some(TTL_IDENTITY_TYPE)
+                && field(u, "principalId", "PrincipalId") == Some(TTL_IDENTITY_PRINCIPAL)
+        });
 
-    let (new, old) = match (new, old) {
-        (Ok(n), Ok(o)) => (n, o),
-        (Err(p), _) | (_, Err(p)) => {
-            // Name the key if it can be read.
-            let key = keys.as_ref().and_then(Keys::key);
-            return Err(record_error(seq.as_ref(), key.as_ref(), p));
-        }
-    };
+        let seq = self.seq.map(SequenceNumber::new);
+        let (new, old) = match (new, old) {
+            (Ok(n), Ok(o)) => (n, o),
+            (Err(p), _) | (_, Err(p)) => {
+                // Name the key if it can be read.
+                let key = keys.as_ref().and_then(Keys::key);
+                return Err(record_error(seq.as_ref(), key.as_ref(), p));
+            }
+        };
 
-    finish(
-        profile,
-        Raw {
-            seq,
-            event_name: event_name.map(str::to_owned),
-            view,
-            keys,
-            new,
-            old,
-            by_ttl_service,
-        },
-    )
+        finish(
+            profile,
+            Raw {
+                seq,
+                event_name: self.event_name,
+                view,
+                keys,
+                new,
+                old,
+                by_ttl_service,
+            },
+            kind,
+        )
+    }
 }
 
 /// Decode one record from JSON bytes. Never panics.

@@ -350,6 +350,7 @@ proptest! {
     fn arbitrary_json_never_panics(v in json()) {
         let _ = decode_json_record(profile(), &v);
         let _ = decode_json_record_with(profile(), &v, Images::ForModify);
+        let _ = decode_json_record_gated(profile(), &v, Images::ForModify, |k| !k.is_derived());
         let _ = decode_json_event(profile(), &v);
     }
 }
@@ -410,4 +411,77 @@ fn for_modify_still_refuses_a_malformed_insert_image() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// The gated decoder parses the key once and either skips the record (its
+/// kind, exactly as a full decode names it) or decodes it exactly as
+/// `decode_json_record_with` does: on every fixture record, with a gate
+/// that wants only sources and targets.
+#[test]
+fn gated_decoding_skips_by_kind_and_otherwise_decodes_like_the_full_decoder() {
+    let wanted = |k: &ItemKind| matches!(k.relevance(), Relevance::Source | Relevance::Target);
+    let (mut skipped, mut decoded) = (0, 0);
+    for name in ["reference_v0_1_session.json", "handcrafted.json"] {
+        for record in records(&fixture(name)) {
+            let full = decode_json_record_with(profile(), &record, Images::ForModify);
+            match decode_json_record_gated(profile(), &record, Images::ForModify, wanted) {
+                Gated::Skipped(kind) => {
+                    assert!(!wanted(&kind), "{record}");
+                    // What the key alone says: the kind a full decode finds.
+                    let pk = record["dynamodb"]["Keys"]["PK"]["S"].as_str().expect("pk");
+                    let sk = record["dynamodb"]["Keys"]["SK"]["S"].as_str().expect("sk");
+                    assert_eq!(kind, ItemKind::parse(profile(), pk, sk), "{record}");
+                    if let Ok(c) = &full {
+                        assert_eq!(c.kind, kind, "{record}");
+                    }
+                    skipped += 1;
+                }
+                Gated::Decoded(got) => {
+                    match (&got, &full) {
+                        (Ok(g), Ok(f)) => assert_eq!(g, f, "{record}"),
+                        (Err(g), Err(f)) => assert_eq!(g.to_string(), f.to_string(), "{record}"),
+                        _ => panic!("{record}: gated {got:?} / full {full:?}"),
+                    }
+                    decoded += 1;
+                }
+            }
+        }
+    }
+    assert!(
+        skipped > 10 && decoded > 20,
+        "{skipped} skipped, {decoded} decoded"
+    );
+}
+
+#[test]
+fn a_gated_record_is_not_read_beyond_its_key_and_an_unreadable_key_is_decoded() {
+    // An FTS item (our own write) with a malformed image and no sequence
+    // number: skipped on its key, the rest is never looked at.
+    let own = serde_json::json!({"eventName": "BOGUS", "dynamodb": {
+        "Keys": {"PK": {"S": "EXP#01m7y1sy3cva228k21dbkxmgca"}, "SK": {"S": "FTS#W#churn#E#01m7y1sy3cva228k21dbkxmgca"}},
+        "NewImage": {"PK": {"S": 1}}}});
+    let wanted = |k: &ItemKind| matches!(k.relevance(), Relevance::Source | Relevance::Target);
+    match decode_json_record_gated(profile(), &own, Images::ForModify, wanted) {
+        Gated::Skipped(kind) => assert!(kind.is_derived(), "{kind:?}"),
+        other => panic!("{other:?}"),
+    }
+    // The same record, wanted: the decoder says what is wrong with it.
+    match decode_json_record_gated(profile(), &own, Images::ForModify, |_| true) {
+        Gated::Decoded(Err(CoreError::StreamRecord { .. })) => {}
+        other => panic!("{other:?}"),
+    }
+    // A key that is not a string cannot be gated: decoded, and refused.
+    let bad_key = serde_json::json!({"eventName": "INSERT", "dynamodb": {
+        "SequenceNumber": "7", "Keys": {"PK": {"N": "1"}, "SK": {"S": "E#META"}}}});
+    match decode_json_record_gated(profile(), &bad_key, Images::ForModify, |_| false) {
+        Gated::Decoded(Err(CoreError::StreamRecord { problem, .. })) => {
+            assert_eq!(problem, RecordProblem::KeyNotString("PK"))
+        }
+        other => panic!("{other:?}"),
+    }
+    // Not an object at all.
+    assert!(matches!(
+        decode_json_record_gated(profile(), &Value::from(3), Images::All, |_| true),
+        Gated::Decoded(Err(_))
+    ));
 }

@@ -124,12 +124,24 @@ pub fn mixed_batch(n: usize) -> Vec<Value> {
         .collect()
 }
 
+/// The batch as the runtime hands it over: `lambda_runtime` parses the
+/// invocation body (`{"Records": [...]}`) with `serde_json::from_slice`, so
+/// each record's maps and strings are allocated together, in order.
+fn as_delivered(records: Vec<Value>) -> Vec<Value> {
+    let body = serde_json::to_vec(&json!({ "Records": records })).expect("serializable");
+    let mut event: Value = serde_json::from_slice(&body).expect("parses back");
+    match event["Records"].take() {
+        Value::Array(records) => records,
+        _ => unreachable!("built as an array"),
+    }
+}
+
 fn planning(c: &mut Criterion) {
     let profile = Profile::of(TableFormat::V0_1);
     let mut config = Config::default();
     config.trigram_fields =
         mlflow_ddb_core::config::FtsTrigramFields::from_names(["run_tag_value", "run_param_value"]);
-    let batch = mixed_batch(10_000);
+    let batch = as_delivered(mixed_batch(10_000));
     let plan = plan_records(profile, &config, &batch);
     assert!(
         plan.targets.len() > 100 && plan.skipped > 1000,

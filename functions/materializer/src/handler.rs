@@ -42,9 +42,9 @@ use mlflow_ddb_aws::{classify, AwsError, ExpireOutcome, Queue, Store, StreamRead
 use mlflow_ddb_core::config::Config;
 use mlflow_ddb_core::format::Profile;
 use mlflow_ddb_core::item::{ItemKey, PK, SK};
-use mlflow_ddb_core::keys::Relevance;
+use mlflow_ddb_core::keys::{ItemKind, Relevance};
 use mlflow_ddb_core::plan::{cascade_partition, targets_of, ttl_cascade};
-use mlflow_ddb_core::stream::{decode_json_record_with, Change, EventName, Images};
+use mlflow_ddb_core::stream::{decode_json_record_gated, Change, EventName, Gated, Images};
 use mlflow_ddb_core::CoreError;
 use mlflow_ddb_engine::{reconcile_targets, ConfigCache, EngineError, Mode};
 use serde_json::Value;
@@ -489,15 +489,11 @@ fn work_of(
     }
 }
 
-/// What a record asks for, from its key alone, when that is enough: our own
-/// writes and irrelevant items are skipped, CONFIG changes counted. `None`:
-/// decode the record ([`work_of`]). A record whose key cannot be read here is
-/// decoded too (the decoder says what is wrong with it).
-fn early_work(profile: &Profile, record: &Value) -> Option<Work> {
-    let keys = record.get("dynamodb")?.get("Keys")?;
-    let pk = keys.get(PK)?.get("S")?.as_str()?;
-    let sk = keys.get(SK)?.get("S")?.as_str()?;
-    match mlflow_ddb_core::keys::ItemKind::parse(profile, pk, sk).relevance() {
+/// What a record asks for, from its key's kind alone, when that is enough:
+/// our own writes and irrelevant items are skipped, CONFIG changes counted.
+/// `None`: the record must be decoded ([`work_of`]).
+fn early_work(kind: &ItemKind) -> Option<Work> {
+    match kind.relevance() {
         Relevance::Derived => Some(Work::Skip("own-write")),
         Relevance::Irrelevant => Some(Work::Skip("irrelevant")),
         Relevance::Config => Some(Work::Config),
@@ -507,7 +503,9 @@ fn early_work(profile: &Profile, record: &Value) -> Option<Work> {
 
 /// Records sorted out by key ([`early_work`]) and the rest decoded: for each
 /// record either its early work or its decoded change (images built only
-/// for MODIFY: planning looks at no other).
+/// for MODIFY: planning looks at no other). Each key is parsed once, and a
+/// record that is skipped is not read beyond its key; a record whose key
+/// cannot be read is decoded (the decoder says what is wrong with it).
 #[allow(clippy::type_complexity)]
 fn decode_batch(
     profile: &Profile,
@@ -516,12 +514,13 @@ fn decode_batch(
     // Record by record, so that the decoder finds the record still in cache.
     records
         .iter()
-        .map(|r| match early_work(profile, r) {
-            Some(w) => (Some(w), None),
-            None => (
-                None,
-                Some(decode_json_record_with(profile, r, Images::ForModify)),
-            ),
+        .map(|r| {
+            match decode_json_record_gated(profile, r, Images::ForModify, |k| {
+                early_work(k).is_none()
+            }) {
+                Gated::Skipped(kind) => (early_work(&kind), None),
+                Gated::Decoded(change) => (None, Some(change)),
+            }
         })
         .unzip()
 }
@@ -551,16 +550,16 @@ fn work_list(
 
 /// Distinct units in the order of the first record needing them, and that
 /// record's index.
-fn order_units(work: &[Work]) -> (Vec<Unit>, HashMap<Unit, usize>) {
-    let mut first: HashMap<Unit, usize> = HashMap::new();
+fn order_units(work: &[Work]) -> (Vec<Unit>, HashMap<&Unit, usize>) {
+    let mut first: HashMap<&Unit, usize> = HashMap::new();
     let mut units: Vec<Unit> = Vec::new();
     for (i, w) in work.iter().enumerate() {
         if let Work::Units(us) = w {
             for u in us {
-                if !first.contains_key(u) {
-                    first.insert(u.clone(), i);
+                first.entry(u).or_insert_with(|| {
                     units.push(u.clone());
-                }
+                    i
+                });
             }
         }
     }
