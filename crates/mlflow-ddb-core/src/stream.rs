@@ -525,15 +525,16 @@ pub fn decode_json_record_with(
 /// (see [`decode_json_record_gated`]).
 #[derive(Debug)]
 pub enum Gated {
-    /// The key names a kind the caller does not want: the record's images,
-    /// sequence number and event name were not looked at.
+    /// The key names a kind the caller does not want: nothing else of the
+    /// record was checked or built (its images, sequence number, event name).
     Skipped(ItemKind),
     /// The record, decoded, or why it cannot be.
     Decoded(Result<Change, CoreError>),
 }
 
 /// [`decode_json_record_with`], but the key is read first and parsed once:
-/// when `wanted` refuses its kind the record is not decoded at all. A record
+/// when `wanted` refuses its kind the record is not decoded (the one scan
+/// that finds its parts has run; nothing found is checked). A record
 /// whose key cannot be read (no `Keys`, a key attribute that is not a
 /// string) is decoded, so that the error says what is wrong with it.
 pub fn decode_json_record_gated(

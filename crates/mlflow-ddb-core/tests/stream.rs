@@ -454,9 +454,9 @@ fn gated_decoding_skips_by_kind_and_otherwise_decodes_like_the_full_decoder() {
 }
 
 #[test]
-fn a_gated_record_is_not_read_beyond_its_key_and_an_unreadable_key_is_decoded() {
+fn a_skipped_record_is_not_checked_beyond_its_key_and_an_unreadable_key_is_decoded() {
     // An FTS item (our own write) with a malformed image and no sequence
-    // number: skipped on its key, the rest is never looked at.
+    // number: skipped on its key, the rest is never checked.
     let own = serde_json::json!({"eventName": "BOGUS", "dynamodb": {
         "Keys": {"PK": {"S": "EXP#01m7y1sy3cva228k21dbkxmgca"}, "SK": {"S": "FTS#W#churn#E#01m7y1sy3cva228k21dbkxmgca"}},
         "NewImage": {"PK": {"S": 1}}}});

@@ -503,8 +503,8 @@ fn early_work(kind: &ItemKind) -> Option<Work> {
 
 /// Records sorted out by key ([`early_work`]) and the rest decoded: for each
 /// record either its early work or its decoded change (images built only
-/// for MODIFY: planning looks at no other). Each key is parsed once, and a
-/// record that is skipped is not read beyond its key; a record whose key
+/// for MODIFY: planning looks at no other). Each key is parsed once, and
+/// nothing of a skipped record is checked beyond its key; a record whose key
 /// cannot be read is decoded (the decoder says what is wrong with it).
 #[allow(clippy::type_complexity)]
 fn decode_batch(
