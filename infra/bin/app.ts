@@ -10,6 +10,8 @@ const app = new App();
 const settings = readSettings((k) => app.node.tryGetContext(k), path.resolve(__dirname, '..'));
 new OpsStack(app, settings.stackName, {
   settings,
+  // A new value per synth: each deploy re-reads the table's current stream ARN (lib/table-stream.ts).
+  deployId: new Date().toISOString(),
   description: `mlflow-dynamodbstore v2 operations for table ${settings.table} (additive: the table is imported)`,
   // Environment-agnostic unless the CLI's account/region are known: synth needs no credentials.
   env:

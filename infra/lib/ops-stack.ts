@@ -1,6 +1,7 @@
 // The v2 operations stack, deployed next to an existing mlflow-dynamodbstore table. Everything
-// here is additive: the table is imported, never modified (its stream is enabled beforehand by
-// `make enable-stream`), so deleting this stack leaves the table as the reference store left it.
+// here is additive: the table is imported and its items are never touched by the deploy. Its one
+// setting the stack may change is the stream, and only with `--context enable-stream=true` (turned
+// on when absent, never off); deleting this stack leaves the table, stream included, as it is.
 import {
   CfnOutput,
   Duration,
@@ -25,12 +26,17 @@ import {
 import type { Construct } from 'constructs';
 
 import { METRIC_NAMESPACE, type FunctionName, type Settings, assetPath } from './settings';
+import { TableStream } from './table-stream';
 
-/** Table actions each function performs, from the adapter's Store calls (crates/mlflow-ddb-aws). */
+/**
+ * Table actions each function performs, from the adapter's Store calls (crates/mlflow-ddb-aws).
+ * Every function starts with DescribeTable on the table, to detect its format (TABLE_FORMAT=auto).
+ */
 export const TABLE_ACTIONS: Record<FunctionName, string[]> = {
   // get / batch_get / query_prefix; update_map (UpdateItem); FTS puts and deletes (BatchWriteItem);
   // expire on orphan cascades (conditional PartiQL UPDATE via BatchExecuteStatement).
   materializer: [
+    'dynamodb:DescribeTable',
     'dynamodb:GetItem',
     'dynamodb:BatchGetItem',
     'dynamodb:Query',
@@ -41,6 +47,7 @@ export const TABLE_ACTIONS: Record<FunctionName, string[]> = {
   // scan_segment, consistent re-checks (get / batch_get), expire (PartiQL UPDATE, or UpdateItem),
   // and its own checkpoint item (BatchWriteItem put/delete).
   'ttl-sweeper': [
+    'dynamodb:DescribeTable',
     'dynamodb:Scan',
     'dynamodb:Query',
     'dynamodb:GetItem',
@@ -51,6 +58,7 @@ export const TABLE_ACTIONS: Record<FunctionName, string[]> = {
   ],
   // scan_segment over the table, then the materializer's reconcile per target.
   indexer: [
+    'dynamodb:DescribeTable',
     'dynamodb:Scan',
     'dynamodb:Query',
     'dynamodb:GetItem',
@@ -77,6 +85,8 @@ const FUNCTION_SIZING: Record<FunctionName, { memoryMiB: number; timeout: Durati
 
 export interface OpsStackProps extends StackProps {
   settings: Settings;
+  /** Differs on every deploy so the stream ARN is re-read (see TableStreamProps.deployId). */
+  deployId?: string;
 }
 
 export class OpsStack extends Stack {
@@ -86,6 +96,8 @@ export class OpsStack extends Stack {
   readonly indexerStateMachine: sfn.StateMachine;
   readonly dlq?: sqs.Queue;
   readonly onFailureQueue?: sqs.Queue;
+  /** The custom resource reading the stream ARN; absent with table-stream-arn (or without streams). */
+  readonly tableStream?: TableStream;
 
   private readonly settings: Settings;
   private readonly alarmAction?: cw.IAlarmAction;
@@ -97,16 +109,24 @@ export class OpsStack extends Stack {
     if (s.alarmTopicArn) {
       this.alarmAction = new cwActions.SnsAction(sns.Topic.fromTopicArn(this, 'AlarmTopic', s.alarmTopicArn));
     }
-    // The table the reference store created, imported by name (and stream ARN): never modified.
-    const table = dynamodb.Table.fromTableAttributes(this, 'Table', {
-      tableName: s.table,
-      tableStreamArn: s.streams?.streamArn,
-    });
-    const tableArn = table.tableArn;
+    // The table the reference store created, imported by name.
+    const tableArn = dynamodb.Table.fromTableName(this, 'Table', s.table).tableArn;
 
     // ---- materializer: the stream consumer ------------------------------------------------
     if (s.streams) {
       const st = s.streams;
+      // The stream ARN pinned by table-stream-arn, else the table's current one, read at deploy.
+      let streamArn = st.streamArn;
+      if (streamArn === undefined) {
+        this.tableStream = new TableStream(this, 'TableStream', {
+          table: s.table,
+          tableArn,
+          enableStream: st.enableStream,
+          logRetentionDays: s.logRetentionDays,
+          deployId: props.deployId,
+        });
+        streamArn = this.tableStream.streamArn;
+      }
       const fnTimeout = FUNCTION_SIZING.materializer.timeout;
       this.dlq = this.queue('MaterializerDlq', fnTimeout);
       this.onFailureQueue = this.queue('StreamOnFailureQueue', fnTimeout);
@@ -115,12 +135,12 @@ export class OpsStack extends Stack {
       });
       this.materializer = fn;
       fn.addToRolePolicy(
-        new iam.PolicyStatement({ sid: 'ReadTheTableStream', actions: STREAM_ACTIONS, resources: [table.tableStreamArn!] }),
+        new iam.PolicyStatement({ sid: 'ReadTheTableStream', actions: STREAM_ACTIONS, resources: [streamArn] }),
       );
       // Records the function gives up on (poison) go to its DLQ itself, as envelopes.
       this.dlq.grantSendMessages(fn);
       const mapping = fn.addEventSourceMapping('TableStream', {
-        eventSourceArn: table.tableStreamArn!,
+        eventSourceArn: streamArn,
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
         batchSize: st.batchSize,
         maxBatchingWindow: Duration.seconds(st.batchingWindowSeconds),
@@ -156,6 +176,7 @@ export class OpsStack extends Stack {
         'batches the stream mapping gave up on: replay within 24 h (materializer replay --dlq-url ... --table ...)');
       new CfnOutput(this, 'MaterializerFunctionName', { value: fn.functionName });
       new CfnOutput(this, 'StreamMappingUuid', { value: mapping.eventSourceMappingId });
+      new CfnOutput(this, 'TableStreamArn', { value: streamArn });
       new CfnOutput(this, 'MaterializerDlqUrl', { value: this.dlq.queueUrl });
       new CfnOutput(this, 'StreamOnFailureQueueUrl', { value: this.onFailureQueue.queueUrl });
     }

@@ -14,9 +14,18 @@ export const DEFAULT_CLEANUP_SCHEDULE = 'cron(0 3 * * ? *)';
 // Namespace of the EMF metrics the functions print (NAMESPACE in each function crate).
 export const METRIC_NAMESPACE = 'mlflow-dynamodbstore';
 
+/** The table formats the functions serve; `auto` detects it at start (DescribeTable). */
+export const TABLE_FORMATS = ['auto', 'v0.1', 'main'] as const;
+export type TableFormat = (typeof TABLE_FORMATS)[number];
+
 export interface StreamSettings {
-  /** The table's current stream ARN (`preflight check --table T` prints it). */
-  streamArn: string;
+  /**
+   * An explicit stream ARN (`--context table-stream-arn`). Unset, the stack reads the table's
+   * current stream at deploy time (lib/table-stream.ts).
+   */
+  streamArn?: string;
+  /** Turn on a NEW_AND_OLD_IMAGES stream at deploy time when the table has none. */
+  enableStream: boolean;
   batchSize: number;
   batchingWindowSeconds: number;
   parallelizationFactor: number;
@@ -38,7 +47,7 @@ export interface CleanupSettings {
 export interface Settings {
   stackName: string;
   table: string;
-  tableFormat: 'v0.1' | 'main';
+  tableFormat: TableFormat;
   /** Directory holding `<function>/bootstrap.zip` (make build) or `<function>/bootstrap`. */
   lambdaAssets: string;
   streams?: StreamSettings;
@@ -114,8 +123,11 @@ export function stackNameFor(table: string): string {
 export function readSettings(ctx: Context, appDir: string): Settings {
   if (bool(ctx, 'opensearch', false)) {
     throw new SettingsError(
-      '--context opensearch=true: OpenSearch indexing is not supported yet (the indexer ' +
-        'backfills DynamoDB items only); deploy without it',
+      '--context opensearch=true is refused: no version of mlflow-dynamodbstore has a search backend ' +
+        'that reads an OpenSearch index, so an index would cost its ~2 OCU minimum and serve no query. ' +
+        'Search keeps working without it: the reference store answers name and tag searches from the ' +
+        'FTS items (word and trigram tokens) in the table itself, which the materializer keeps current. ' +
+        'Deploy without opensearch',
     );
   }
   const table = str(ctx, 'table');
@@ -127,29 +139,33 @@ export function readSettings(ctx: Context, appDir: string): Settings {
   if (!/^[A-Za-z0-9_.-]{3,255}$/.test(table)) {
     throw new SettingsError(`--context table=${table}: not a DynamoDB table name`);
   }
-  const tableFormat = str(ctx, 'table-format') ?? 'v0.1';
-  if (tableFormat !== 'v0.1' && tableFormat !== 'main') {
-    throw new SettingsError(`--context table-format=${tableFormat}: expected v0.1 or main`);
+  const tableFormat = (str(ctx, 'table-format') ?? 'auto') as TableFormat;
+  if (!TABLE_FORMATS.includes(tableFormat)) {
+    throw new SettingsError(`--context table-format=${tableFormat}: expected auto, v0.1 or main`);
   }
 
   let streams: StreamSettings | undefined;
+  const enableStream = bool(ctx, 'enable-stream', false);
+  const streamArn = str(ctx, 'table-stream-arn');
   if (bool(ctx, 'streams', false)) {
-    const streamArn = str(ctx, 'table-stream-arn');
-    if (!streamArn) {
-      throw new SettingsError(
-        '--context streams=true needs --context table-stream-arn=<arn>: the table\'s current ' +
-          `stream (make enable-stream TABLE=${table} turns it on; preflight check prints it)`,
-      );
-    }
-    const arnShape = /^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.-]+)\/stream\/\S+$/;
-    const m = arnShape.exec(streamArn);
-    if (!m || m[1] !== table) {
-      throw new SettingsError(
-        `--context table-stream-arn=${streamArn}: not a stream ARN of table ${table}`,
-      );
+    if (streamArn !== undefined) {
+      const arnShape = /^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.-]+)\/stream\/\S+$/;
+      const m = arnShape.exec(streamArn);
+      if (!m || m[1] !== table) {
+        throw new SettingsError(
+          `--context table-stream-arn=${streamArn}: not a stream ARN of table ${table}`,
+        );
+      }
+      if (enableStream) {
+        throw new SettingsError(
+          '--context enable-stream=true and table-stream-arn=<arn> exclude each other: the ARN pins ' +
+            'a stream that exists, enable-stream creates one; pass one of them',
+        );
+      }
     }
     streams = {
       streamArn,
+      enableStream,
       batchSize: num(ctx, 'batch-size', 100, 1, 10000),
       batchingWindowSeconds: num(ctx, 'batching-window-seconds', 1, 0, 300),
       parallelizationFactor: num(ctx, 'parallelization-factor', 1, 1, 10),
@@ -158,6 +174,11 @@ export function readSettings(ctx: Context, appDir: string): Settings {
       iteratorAgeAlarmSeconds: num(ctx, 'iterator-age-alarm-seconds', 300, 1, 604800),
       dlqReplay: bool(ctx, 'dlq-replay', false),
     };
+  } else if (enableStream || streamArn !== undefined) {
+    throw new SettingsError(
+      `--context ${enableStream ? 'enable-stream=true' : 'table-stream-arn'} needs --context ` +
+        'streams=true: only the stream consumer reads the stream',
+    );
   }
 
   let cleanup: CleanupSettings | undefined;

@@ -2,8 +2,10 @@
 # make infra-test: the CDK app's checks, offline and without AWS credentials.
 #   1. npm ci from the committed package-lock.json (again only when the lock changed)
 #   2. tsc --noEmit, then the node test runner (aws-cdk-lib/assertions, cdk-nag's validateScope)
-#   3. `cdk synth` of two configurations with the real CLI: cdk-nag runs as a policy-validation
-#      plugin, so any unacknowledged AwsSolutions finding fails the synth
+#   3. `cdk synth` with the real CLI of: the upgrade guide's flags only (the stream ARN read at
+#      deploy time), the same with enable-stream, a pinned table-stream-arn with every option, and
+#      the indexer alone. cdk-nag runs as a policy-validation plugin, so any unacknowledged
+#      AwsSolutions finding fails the synth
 #   4. cfn-lint (pinned in python/requirements-infra.txt) on every synthesized template: 0 errors
 #      and 0 warnings, W3005 aside (CDK's explicit DependsOn on a role's policy, which a GetAtt
 #      already implies; harmless and not ours to change)
@@ -39,11 +41,16 @@ synth() {
   "${offline[@]}" npx --no-install cdk synth --no-notices --quiet --output "$out" \
     --context table=mlflow --context lambda-assets="$assets" "$@"
 }
-synth cdk.out/test-full --context streams=true --context table-stream-arn="$stream_arn" \
+configs=(guide enable-stream pinned minimal)
+synth cdk.out/test-guide --context streams=true --context scheduled-cleanup=true
+synth cdk.out/test-enable-stream --context streams=true --context scheduled-cleanup=true \
+  --context enable-stream=true
+synth cdk.out/test-pinned --context streams=true --context table-stream-arn="$stream_arn" \
   --context scheduled-cleanup=true --context 'cleanup-schedule=rate(1 day)' \
   --context dlq-replay=true --context alarm-topic-arn=arn:aws:sns:us-east-1:123456789012:ops
 synth cdk.out/test-minimal
 
-templates=(cdk.out/test-full/*.template.json cdk.out/test-minimal/*.template.json)
+templates=()
+for c in "${configs[@]}"; do templates+=(cdk.out/test-"$c"/*.template.json); done
 "$root/.venv/bin/cfn-lint" --ignore-checks W3005 -- "${templates[@]}"
 echo "infra-test: tests, synth (cdk-nag) and cfn-lint passed on ${#templates[@]} templates" >&2

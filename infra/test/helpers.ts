@@ -12,16 +12,23 @@ export const STUB_ASSETS = path.join(INFRA_DIR, 'test', 'fixtures', 'lambda');
 export const STREAM_ARN =
   'arn:aws:dynamodb:us-east-1:123456789012:table/mlflow/stream/2026-11-21T00:00:00.000';
 
-/** The context of a full deployment: stream consumer, schedule, stub code. */
+/**
+ * The context of a full deployment with the upgrade guide's flags only (stream consumer, schedule;
+ * the stream ARN read at deploy time), on the stub code.
+ */
 export function fullContext(extra: Record<string, string> = {}): Record<string, string> {
   return {
     table: 'mlflow',
     streams: 'true',
-    'table-stream-arn': STREAM_ARN,
     'scheduled-cleanup': 'true',
     'lambda-assets': STUB_ASSETS,
     ...extra,
   };
+}
+
+/** fullContext with the stream ARN pinned by `--context table-stream-arn`. */
+export function pinnedContext(extra: Record<string, string> = {}): Record<string, string> {
+  return fullContext({ 'table-stream-arn': STREAM_ARN, ...extra });
 }
 
 export interface Synth {
@@ -30,10 +37,10 @@ export interface Synth {
   template: Template;
 }
 
-export function synth(ctx: Record<string, string>): Synth {
+export function synth(ctx: Record<string, string>, deployId?: string): Synth {
   const app = new App();
   const settings = readSettings((k) => ctx[k], INFRA_DIR);
-  const stack = new OpsStack(app, settings.stackName, { settings });
+  const stack = new OpsStack(app, settings.stackName, { settings, deployId });
   return { app, stack, template: Template.fromStack(stack) };
 }
 

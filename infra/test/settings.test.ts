@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 
 import { DEFAULT_CLEANUP_SCHEDULE, assetPath, readSettings, stackNameFor } from '../lib/settings';
-import { INFRA_DIR, STREAM_ARN, STUB_ASSETS, fullContext } from './helpers';
+import { INFRA_DIR, STREAM_ARN, STUB_ASSETS, fullContext, pinnedContext } from './helpers';
 
 const read = (ctx: Record<string, unknown>) => readSettings((k) => ctx[k], INFRA_DIR);
 
@@ -14,9 +14,9 @@ function refused(ctx: Record<string, unknown>, message: RegExp) {
 }
 
 describe('readSettings', () => {
-  it('defaults: v0.1, no stream consumer, no schedule, daily 03:00 UTC when scheduled', () => {
+  it('defaults: format auto, no stream consumer, no schedule, daily 03:00 UTC when scheduled', () => {
     const s = read({ table: 'mlflow' });
-    assert.equal(s.tableFormat, 'v0.1');
+    assert.equal(s.tableFormat, 'auto');
     assert.equal(s.streams, undefined);
     assert.equal(s.cleanup, undefined);
     assert.equal(s.stackName, 'mlflow-ops-mlflow');
@@ -25,10 +25,25 @@ describe('readSettings', () => {
     assert.equal(DEFAULT_CLEANUP_SCHEDULE, 'cron(0 3 * * ? *)');
   });
 
-  it('stream settings and their defaults', () => {
-    const s = read(fullContext());
+  it('table-format takes auto, v0.1 and main', () => {
+    for (const f of ['auto', 'v0.1', 'main']) {
+      assert.equal(read({ table: 'mlflow', 'table-format': f }).tableFormat, f);
+    }
+  });
+
+  it("the upgrade guide's flags alone give a stream consumer whose ARN is read at deploy time", () => {
+    const s = read({ table: 'mlflow', streams: 'true', 'scheduled-cleanup': 'true' });
+    assert.equal(s.streams?.streamArn, undefined);
+    assert.equal(s.streams?.enableStream, false);
+    assert.ok(s.cleanup);
+    assert.equal(read(fullContext({ 'enable-stream': 'true' })).streams?.enableStream, true);
+  });
+
+  it('stream settings and their defaults, with a pinned ARN', () => {
+    const s = read(pinnedContext());
     assert.deepEqual(s.streams, {
       streamArn: STREAM_ARN,
+      enableStream: false,
       batchSize: 100,
       batchingWindowSeconds: 1,
       parallelizationFactor: 1,
@@ -52,13 +67,13 @@ describe('readSettings', () => {
   it('refuses what would deploy something wrong, naming the flag', () => {
     refused({}, /--context table=<name> is required/);
     refused({ table: 'a b' }, /not a DynamoDB table name/);
-    refused({ table: 'mlflow', opensearch: 'true' }, /opensearch=true: OpenSearch indexing is not supported yet/);
-    refused({ table: 'mlflow', streams: 'true' }, /needs --context table-stream-arn=<arn>.*make enable-stream TABLE=mlflow/);
-    refused(
-      { table: 'other', streams: 'true', 'table-stream-arn': STREAM_ARN },
-      /not a stream ARN of table other/,
-    );
-    refused({ table: 'mlflow', 'table-format': 'v0.2' }, /expected v0.1 or main/);
+    refused({ table: 'other', streams: 'true', 'table-stream-arn': STREAM_ARN }, /not a stream ARN of table other/);
+    refused(fullContext({ 'table-stream-arn': 'arn:aws:sqs:us-east-1:123456789012:q' }), /not a stream ARN of table mlflow/);
+    refused(pinnedContext({ 'enable-stream': 'true' }), /enable-stream=true and table-stream-arn=<arn> exclude/);
+    refused({ table: 'mlflow', 'enable-stream': 'true' }, /enable-stream=true needs --context streams=true/);
+    refused({ table: 'mlflow', 'table-stream-arn': STREAM_ARN }, /table-stream-arn needs --context streams=true/);
+    refused(fullContext({ 'enable-stream': 'sometimes' }), /enable-stream=sometimes: expected true or false/);
+    refused({ table: 'mlflow', 'table-format': 'v0.2' }, /table-format=v0.2: expected auto, v0.1 or main/);
     refused(fullContext({ 'batch-size': '0' }), /batch-size=0: expected an integer in \[1, 10000\]/);
     refused(fullContext({ 'parallelization-factor': '11' }), /parallelization-factor=11/);
     refused(fullContext({ 'max-record-age-seconds': '30' }), /max-record-age-seconds=30/);
@@ -66,6 +81,19 @@ describe('readSettings', () => {
     refused(fullContext({ 'cleanup-breaker-fraction': '1.5' }), /cleanup-breaker-fraction=1.5/);
     refused(fullContext({ 'log-retention-days': '31' }), /log-retention-days=31: CloudWatch Logs accepts/);
     refused(fullContext({ 'alarm-topic-arn': 'ops' }), /not an SNS topic ARN/);
+  });
+
+  it('opensearch=true is refused with why (no backend reads an index; ~2 OCU) and what search keeps doing', () => {
+    let message = '';
+    try {
+      read(fullContext({ opensearch: 'true' }));
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert.match(message, /^--context opensearch=true is refused/);
+    assert.match(message, /no version of mlflow-dynamodbstore has a search backend that reads an OpenSearch index/);
+    assert.match(message, /~2 OCU minimum and serve no query/);
+    assert.match(message, /FTS items \(word and trigram tokens\) in the table itself, which the materializer keeps/);
   });
 
   it('opensearch=false is accepted (the flag exists, only true is refused)', () => {

@@ -1,4 +1,4 @@
-// The synthesized stack: mapping settings, IAM, alarms, schedule, state machine, cdk-nag.
+// The synthesized stack: stream ARN, mapping settings, IAM, alarms, schedule, state machine, cdk-nag.
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import assert from 'node:assert/strict';
@@ -7,17 +7,107 @@ import { describe, it } from 'node:test';
 import { aws_sqs as sqs } from 'aws-cdk-lib';
 
 import { TABLE_ACTIONS } from '../lib/ops-stack';
-import { STREAM_ARN, actionsOf, fullContext, functionId, roleStatements, synth } from './helpers';
+import { STREAM_ARN, actionsOf, fullContext, functionId, pinnedContext, roleStatements, synth } from './helpers';
 
 type Json = Record<string, unknown>;
 
+/** The Fn::GetAtt of the stream ARN the custom resource reads (the guide's flags). */
+function resolvedStreamArn(s: ReturnType<typeof synth>): unknown {
+  return s.stack.resolve(s.stack.tableStream!.streamArn);
+}
+
+describe('stream ARN', () => {
+  it("the guide's flags alone: one custom resource reads it; the mapping and the stream grant use it", () => {
+    const guide = { table: 'mlflow', streams: 'true', 'scheduled-cleanup': 'true' };
+    const s = synth({ ...guide, 'lambda-assets': fullContext()['lambda-assets'] });
+    const { template } = s;
+    const crs = template.findResources('Custom::TableStream');
+    assert.equal(Object.keys(crs).length, 1);
+    const [crId] = Object.keys(crs);
+    const props = crs[crId].Properties as Json;
+    assert.deepEqual(Object.keys(props).sort(), ['EnableStream', 'ServiceToken', 'TableName']);
+    assert.equal(props.TableName, 'mlflow');
+    assert.equal(props.EnableStream, 'false');
+    const arn = { 'Fn::GetAtt': [crId, 'StreamArn'] };
+    assert.deepEqual(resolvedStreamArn(s), arn);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: arn });
+    const stream = roleStatements(template, functionId(template, 'materializer')).filter((st) =>
+      actionsOf(st).includes('dynamodb:GetRecords'));
+    assert.deepEqual(stream.map((st) => st.Resource), [arn]);
+    assert.deepEqual(template.findOutputs('TableStreamArn').TableStreamArn.Value, arn);
+    assert.ok(!JSON.stringify(template.toJSON()).includes(':stream/'), 'no stream ARN written into the template');
+  });
+
+  it('is re-read on every deploy: the deploy id (bin/app.ts passes the synth time) is a property', () => {
+    const props = (id?: string) =>
+      Object.values(synth(fullContext(), id).template.findResources('Custom::TableStream'))[0].Properties as Json;
+    assert.equal(props().DeployId, undefined, 'stable template without one');
+    assert.equal(props('2026-01-02T03:04:05.000Z').DeployId, '2026-01-02T03:04:05.000Z');
+  });
+
+  it('the handler: inline Node.js (the SDK of the runtime), may DescribeTable the one table and nothing else', () => {
+    const { template, stack } = synth(fullContext());
+    const tableArn = stack.resolve(stack.formatArn({ service: 'dynamodb', resource: 'table', resourceName: 'mlflow' }));
+    const handlerId = handlerLogicalId(template);
+    const handler = template.findResources('AWS::Lambda::Function')[handlerId].Properties as Json;
+    assert.equal(handler.Runtime, 'nodejs24.x');
+    assert.equal(handler.Handler, 'index.handler');
+    const code = (handler.Code as Json).ZipFile as string;
+    assert.match(code, /require\('@aws-sdk\/client-dynamodb'\)/);
+    const statements = roleStatements(template, handlerId);
+    const table = statements.filter((st) => !actionsOf(st).some((a) => a.startsWith('logs:')));
+    assert.deepEqual(table.map((st) => [actionsOf(st), st.Resource]), [[['dynamodb:DescribeTable'], tableArn]]);
+  });
+
+  it('enable-stream=true adds the UpdateTable permission and the property that asks for the call, nothing else', () => {
+    const plain = synth(fullContext()).template.toJSON();
+    const enabling = synth(fullContext({ 'enable-stream': 'true' })).template;
+    const handlerId = handlerLogicalId(enabling);
+    const changed = Object.keys(enabling.toJSON().Resources).filter(
+      (id) => JSON.stringify(enabling.toJSON().Resources[id]) !== JSON.stringify(plain.Resources[id]),
+    );
+    const [crId] = Object.keys(enabling.findResources('Custom::TableStream'));
+    const [policyId] = Object.keys(enabling.findResources('AWS::IAM::Policy'))
+      .filter((id) => id.startsWith('TableStreamHandlerRole'));
+    assert.deepEqual(changed.sort(), [crId, policyId].sort());
+    assert.deepEqual(Object.keys(enabling.toJSON().Resources).sort(), Object.keys(plain.Resources).sort());
+    assert.equal((enabling.toJSON().Resources[crId].Properties as Json).EnableStream, 'true');
+    const actions = roleStatements(enabling, handlerId).flatMap(actionsOf).filter((a) => a.startsWith('dynamodb:'));
+    assert.deepEqual(actions.sort(), ['dynamodb:DescribeTable', 'dynamodb:UpdateTable']);
+  });
+
+  it('table-stream-arn wins when given: no custom resource, the pinned ARN in mapping, grant and output', () => {
+    const { template, stack } = synth(pinnedContext());
+    assert.equal(stack.tableStream, undefined);
+    template.resourceCountIs('Custom::TableStream', 0);
+    template.resourceCountIs('AWS::Lambda::Function', 3);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: STREAM_ARN });
+    assert.deepEqual(template.findOutputs('TableStreamArn').TableStreamArn.Value, STREAM_ARN);
+  });
+
+  it('is not read without streams=true', () => {
+    const { template } = synth({ table: 'mlflow', 'lambda-assets': fullContext()['lambda-assets'] });
+    template.resourceCountIs('Custom::TableStream', 0);
+  });
+});
+
+/** The logical id of the custom resource's handler (not the Provider framework's function). */
+function handlerLogicalId(template: ReturnType<typeof synth>['template']): string {
+  const ids = Object.entries(template.findResources('AWS::Lambda::Function'))
+    .filter(([, f]) => (f.Properties as Json).Handler === 'index.handler')
+    .map(([id]) => id);
+  assert.equal(ids.length, 1);
+  return ids[0];
+}
+
 describe('event source mapping', () => {
   it('reads the stream from TRIM_HORIZON with bisect, partial batch failures and an on-failure queue', () => {
-    const { template, stack } = synth(fullContext());
+    const s = synth(fullContext());
+    const { template, stack } = s;
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
     const onFailure = stack.resolve(stack.onFailureQueue!.queueArn);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      EventSourceArn: STREAM_ARN,
+      EventSourceArn: resolvedStreamArn(s),
       FunctionName: { Ref: functionId(template, 'materializer') },
       StartingPosition: 'TRIM_HORIZON',
       BatchSize: 100,
@@ -50,12 +140,14 @@ describe('event source mapping', () => {
     });
   });
 
-  it('is absent without --context streams=true, and so are the materializer and its queues', () => {
+  it('is absent without --context streams=true, and so are the materializer, its queues and the stream lookup', () => {
     const ctx = fullContext();
     delete ctx.streams;
     const { template } = synth(ctx);
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
     template.resourceCountIs('AWS::SQS::Queue', 0);
+    template.resourceCountIs('Custom::TableStream', 0);
+    template.resourceCountIs('AWS::Lambda::Function', 2);
     assert.throws(() => functionId(template, 'materializer'), /none/);
   });
 
@@ -92,7 +184,7 @@ describe('queues', () => {
       Environment: {
         Variables: {
           TABLE_NAME: 'mlflow',
-          TABLE_FORMAT: 'v0.1',
+          TABLE_FORMAT: 'auto',
           DLQ_URL: stack.resolve(stack.dlq!.queueUrl),
         },
       },
@@ -102,19 +194,22 @@ describe('queues', () => {
 
 describe('functions', () => {
   it('run the Rust bootstrap on arm64 provided.al2023 with the table in their environment', () => {
-    const { template } = synth(fullContext({ 'table-format': 'main' }));
-    template.resourceCountIs('AWS::Lambda::Function', 3);
-    template.allResourcesProperties('AWS::Lambda::Function', {
-      Runtime: 'provided.al2023',
-      Architectures: ['arm64'],
-      Handler: 'bootstrap',
-      Environment: { Variables: Match.objectLike({ TABLE_NAME: 'mlflow', TABLE_FORMAT: 'main' }) },
-    });
+    for (const format of ['auto', 'v0.1', 'main']) {
+      const { template } = synth(pinnedContext({ 'table-format': format }));
+      template.resourceCountIs('AWS::Lambda::Function', 3);
+      template.allResourcesProperties('AWS::Lambda::Function', {
+        Runtime: 'provided.al2023',
+        Architectures: ['arm64'],
+        Handler: 'bootstrap',
+        Environment: { Variables: Match.objectLike({ TABLE_NAME: 'mlflow', TABLE_FORMAT: format }) },
+      });
+    }
   });
 });
 
 describe('IAM least privilege', () => {
-  const { template, stack } = synth(fullContext());
+  const synthed = synth(fullContext());
+  const { template, stack } = synthed;
   const tableArn = stack.resolve(stack.formatArn({ service: 'dynamodb', resource: 'table', resourceName: 'mlflow' }));
   const dlqArn = stack.resolve(stack.dlq!.queueArn);
   const onFailureArn = stack.resolve(stack.onFailureQueue!.queueArn);
@@ -148,13 +243,15 @@ describe('IAM least privilege', () => {
   }
 
   // Written out, not taken from TABLE_ACTIONS: widening a grant must change this test too.
-  const ITEM_RW = ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PartiQLUpdate',
-    'dynamodb:Query', 'dynamodb:UpdateItem'];
+  // DescribeTable: every function detects the table format at start.
+  const ITEM_RW = ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable', 'dynamodb:GetItem',
+    'dynamodb:PartiQLUpdate', 'dynamodb:Query', 'dynamodb:UpdateItem'];
 
-  it('materializer: its table actions, the one stream, send to its two queues', () => {
+  it('materializer: its table actions, the one stream (as read at deploy time), send to its two queues', () => {
     check('materializer', [
       [tableArn, ITEM_RW],
-      [STREAM_ARN, ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams']],
+      [resolvedStreamArn(synthed),
+        ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams']],
       [dlqArn, ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']],
       [onFailureArn, ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']],
     ]);
@@ -165,8 +262,16 @@ describe('IAM least privilege', () => {
     check('indexer', [[tableArn, [...ITEM_RW, 'dynamodb:Scan']]]);
   });
 
-  it('grants only data-plane item actions, on the table ARN itself (no index, no other table)', () => {
-    const dataPlane = new Set([
+  it('materializer with a pinned ARN: the stream grant is on that ARN', () => {
+    const pinned = synth(pinnedContext()).template;
+    const stream = roleStatements(pinned, functionId(pinned, 'materializer')).filter((st) =>
+      actionsOf(st).includes('dynamodb:GetRecords'));
+    assert.deepEqual(stream.map((st) => st.Resource), [STREAM_ARN]);
+  });
+
+  it('grants only item actions and DescribeTable, on the table ARN itself (no index, no other table)', () => {
+    const allowed = new Set([
+      'dynamodb:DescribeTable',
       'dynamodb:GetItem',
       'dynamodb:BatchGetItem',
       'dynamodb:Query',
@@ -176,7 +281,8 @@ describe('IAM least privilege', () => {
       'dynamodb:PartiQLUpdate',
     ]);
     for (const [fn, actions] of Object.entries(TABLE_ACTIONS)) {
-      for (const a of actions) assert.ok(dataPlane.has(a), `${fn}: ${a}`);
+      for (const a of actions) assert.ok(allowed.has(a), `${fn}: ${a}`);
+      assert.ok(actions.includes('dynamodb:DescribeTable'), `${fn} detects the table format`);
     }
     assert.ok(!TABLE_ACTIONS.materializer.includes('dynamodb:Scan'), 'the materializer never scans');
     const text = JSON.stringify(template.findResources('AWS::IAM::Policy'));
@@ -304,7 +410,9 @@ describe('indexer state machine', () => {
 
 describe('cdk-nag AwsSolutions', () => {
   for (const [name, ctx] of [
-    ['full', fullContext()],
+    ["the guide's flags", fullContext()],
+    ['enable-stream', fullContext({ 'enable-stream': 'true' })],
+    ['pinned stream ARN', pinnedContext()],
     ['with dlq replay and alarm topic', fullContext({ 'dlq-replay': 'true', 'alarm-topic-arn': 'arn:aws:sns:us-east-1:123456789012:ops' })],
     ['indexer only', { table: 'mlflow', 'lambda-assets': fullContext()['lambda-assets'] }],
   ] as const) {
@@ -336,6 +444,7 @@ describe('outputs', () => {
       'StreamOnFailureQueueUrl',
       'SweeperFunctionName',
       'SweeperScheduleRuleName',
+      'TableStreamArn',
     ]);
   });
 });
