@@ -262,6 +262,15 @@ export class OpsStack extends Stack {
     role.addToPolicy(
       new iam.PolicyStatement({ sid: 'TableActions', actions: TABLE_ACTIONS[name], resources: [tableArn] }),
     );
+    // Format detection also samples a few forward FTS keys of names: one Query of gsi2 (the one
+    // index whose keys tell the formats apart), keys only. Nothing else of any index.
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'FormatSample',
+        actions: ['dynamodb:Query'],
+        resources: [`${tableArn}/index/gsi2`],
+      }),
+    );
     const sizing = FUNCTION_SIZING[name];
     const fn = new lambda.Function(this, id, {
       description: `mlflow-dynamodbstore ${name} (${s.table}, format ${s.tableFormat})`,

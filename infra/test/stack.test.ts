@@ -211,6 +211,9 @@ describe('IAM least privilege', () => {
   const synthed = synth(fullContext());
   const { template, stack } = synthed;
   const tableArn = stack.resolve(stack.formatArn({ service: 'dynamodb', resource: 'table', resourceName: 'mlflow' }));
+  // Format detection samples forward FTS keys with one Query of gsi2.
+  const gsi2Arn = stack.resolve(
+    `${stack.formatArn({ service: 'dynamodb', resource: 'table', resourceName: 'mlflow' })}/index/gsi2`);
   const dlqArn = stack.resolve(stack.dlq!.queueArn);
   const onFailureArn = stack.resolve(stack.onFailureQueue!.queueArn);
 
@@ -250,6 +253,7 @@ describe('IAM least privilege', () => {
   it('materializer: its table actions, the one stream (as read at deploy time), send to its two queues', () => {
     check('materializer', [
       [tableArn, ITEM_RW],
+      [gsi2Arn, ['dynamodb:Query']],
       [resolvedStreamArn(synthed),
         ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator', 'dynamodb:ListStreams']],
       [dlqArn, ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']],
@@ -258,8 +262,8 @@ describe('IAM least privilege', () => {
   });
 
   it('ttl-sweeper and indexer: table actions only, no stream, no queue', () => {
-    check('ttl-sweeper', [[tableArn, [...ITEM_RW, 'dynamodb:Scan']]]);
-    check('indexer', [[tableArn, [...ITEM_RW, 'dynamodb:Scan']]]);
+    check('ttl-sweeper', [[tableArn, [...ITEM_RW, 'dynamodb:Scan']], [gsi2Arn, ['dynamodb:Query']]]);
+    check('indexer', [[tableArn, [...ITEM_RW, 'dynamodb:Scan']], [gsi2Arn, ['dynamodb:Query']]]);
   });
 
   it('materializer with a pinned ARN: the stream grant is on that ARN', () => {
@@ -269,7 +273,7 @@ describe('IAM least privilege', () => {
     assert.deepEqual(stream.map((st) => st.Resource), [STREAM_ARN]);
   });
 
-  it('grants only item actions and DescribeTable, on the table ARN itself (no index, no other table)', () => {
+  it('grants only item actions and DescribeTable on the table ARN, and Query on gsi2 (no other index or table)', () => {
     const allowed = new Set([
       'dynamodb:DescribeTable',
       'dynamodb:GetItem',
@@ -286,7 +290,8 @@ describe('IAM least privilege', () => {
     }
     assert.ok(!TABLE_ACTIONS.materializer.includes('dynamodb:Scan'), 'the materializer never scans');
     const text = JSON.stringify(template.findResources('AWS::IAM::Policy'));
-    assert.ok(!text.includes('table/mlflow/index'), 'no index access');
+    const indexes = text.match(/table\/mlflow\/index\/[^"]*/g) ?? [];
+    assert.ok(indexes.length > 0 && indexes.every((i) => i === 'table/mlflow/index/gsi2'), `index access: ${indexes}`);
   });
 });
 

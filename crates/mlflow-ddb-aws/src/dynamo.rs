@@ -78,6 +78,17 @@ pub struct DynamoStore {
     partiql: bool,
 }
 
+#[async_trait]
+impl crate::store::FormatProbe for DynamoStore {
+    fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    async fn format_evidence(&self) -> Result<mlflow_ddb_core::format::FormatEvidence, AwsError> {
+        crate::table::format_evidence(&self.client, &self.table).await
+    }
+}
+
 impl DynamoStore {
     pub fn new(clients: &Clients, table: impl Into<String>) -> Self {
         Self::with_options(clients, table, StoreOptions::default())
@@ -721,6 +732,41 @@ impl Store for DynamoStore {
         } else {
             UpdateOutcome::Applied
         })
+    }
+
+    async fn update_attrs(
+        &self,
+        key: &ItemKey,
+        set: &BTreeMap<String, AttributeValue>,
+    ) -> Result<UpdateOutcome, AwsError> {
+        if !crate::store::check_attr_update(key, set)? {
+            return Ok(UpdateOutcome::Nothing);
+        }
+        let mut names = HashMap::from([("#pk".to_owned(), PK.to_owned())]);
+        let mut values = HashMap::new();
+        let mut parts = Vec::with_capacity(set.len());
+        for (i, (k, v)) in set.iter().enumerate() {
+            names.insert(format!("#a{i}"), k.clone());
+            values.insert(format!(":v{i}"), to_sdk_value(v.clone()));
+            parts.push(format!("#a{i} = :v{i}"));
+        }
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_to_sdk(key)))
+            .update_expression(format!("SET {}", parts.join(", ")))
+            .condition_expression("attribute_exists(#pk)")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("UpdateItem", Some(key.clone()), e));
+        match sent {
+            Ok(_) => Ok(UpdateOutcome::Applied),
+            Err(e) if is_condition_failed(&e) => Ok(UpdateOutcome::TargetMissing),
+            Err(e) => Err(e),
+        }
     }
 
     async fn expire(&self, keys: &[ItemKey], now: i64) -> Result<ExpireReport, AwsError> {

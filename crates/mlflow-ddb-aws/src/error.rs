@@ -331,6 +331,14 @@ impl AwsError {
         }
     }
 
+    /// DynamoDB refused a write because an index key attribute has the
+    /// other type (`ValidationException`, "Type mismatch for Index Key"):
+    /// the table under this name is not in the format we planned for.
+    pub fn is_index_type_mismatch(&self) -> bool {
+        matches!(self.failure(), Some(Failure::Service { code, message, .. })
+            if code == "ValidationException" && message.contains("Type mismatch for Index Key"))
+    }
+
     /// What went wrong with the request, for [`AwsError::Request`].
     pub fn failure(&self) -> Option<&Failure> {
         match self {

@@ -33,7 +33,8 @@ pub use error::{classify, AwsError, Classification, DispatchKind, ErrorClass, Fa
 pub use memory::MemoryStore;
 pub use queue::{MemoryQueue, Queue, QueueMessage, SqsQueue};
 pub use store::{
-    ExpireOutcome, ExpireReport, RetryPolicy, ScanPage, Store, UpdateOutcome, WriteStats,
+    ExpireOutcome, ExpireReport, FormatProbe, RetryPolicy, ScanPage, Store, UpdateOutcome,
+    WriteStats,
 };
 pub use streams::{RecordsPage, ShardInfo, ShardStart, StreamReader};
-pub use table::{create_table, describe_table, enable_stream, TableSummary};
+pub use table::{create_table, describe_table, enable_stream, format_evidence, TableSummary};

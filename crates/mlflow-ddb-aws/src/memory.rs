@@ -11,6 +11,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use mlflow_ddb_core::format::{
+    FormatEvidence, TableFormat, DEFAULT_WORKSPACE, GSI2_FTS_NAMES_PREFIX, GSI2_PK,
+};
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
 
 use crate::convert::key_of;
@@ -23,6 +26,8 @@ use crate::AwsError;
 pub struct MemoryStore {
     items: Mutex<BTreeMap<ItemKey, Item>>,
     counters: Mutex<Counters>,
+    /// The declared type of `lsi2sk` (format detection); `None` = undeclared.
+    lsi2sk_type: Mutex<Option<String>>,
 }
 
 /// Calls seen by a [`MemoryStore`], for tests that care about request counts.
@@ -32,6 +37,7 @@ pub struct Counters {
     pub batch_get: u32,
     pub batch_write: u32,
     pub update_map: u32,
+    pub update_attrs: u32,
     pub expire: u32,
     pub query: u32,
     pub scan: u32,
@@ -40,6 +46,15 @@ pub struct Counters {
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Declare the table's format as its template would (`lsi2sk` S or N).
+    pub fn declare_format(&self, format: TableFormat) {
+        let t = match format {
+            TableFormat::V0_1 => "S",
+            TableFormat::Main => "N",
+        };
+        *self.lsi2sk_type.lock().unwrap_or_else(|p| p.into_inner()) = Some(t.to_owned());
     }
 
     /// A store holding `items` (items without string `PK`/`SK` are ignored).
@@ -134,6 +149,34 @@ fn segment_of(pk: &str, total: u32) -> u32 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     (h % u64::from(total.max(1))) as u32
+}
+
+#[async_trait]
+impl crate::store::FormatProbe for MemoryStore {
+    fn table_name(&self) -> &str {
+        "memory"
+    }
+
+    /// As DynamoDB answers it: the declared type, and the first 20 keys of
+    /// the default workspace's name tokens.
+    async fn format_evidence(&self) -> Result<FormatEvidence, AwsError> {
+        let names = AttributeValue::S(format!("{GSI2_FTS_NAMES_PREFIX}{DEFAULT_WORKSPACE}"));
+        let forward_sks = self
+            .lock()
+            .iter()
+            .filter(|(_, i)| i.get(GSI2_PK) == Some(&names))
+            .map(|(k, _)| k.sk.clone())
+            .take(20)
+            .collect();
+        Ok(FormatEvidence {
+            lsi2sk_type: self
+                .lsi2sk_type
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            forward_sks,
+        })
+    }
 }
 
 #[async_trait]
@@ -270,6 +313,25 @@ impl Store for MemoryStore {
         } else {
             UpdateOutcome::Applied
         })
+    }
+
+    async fn update_attrs(
+        &self,
+        key: &ItemKey,
+        set: &BTreeMap<String, AttributeValue>,
+    ) -> Result<UpdateOutcome, AwsError> {
+        self.count(|c| c.update_attrs += 1);
+        if !crate::store::check_attr_update(key, set)? {
+            return Ok(UpdateOutcome::Nothing);
+        }
+        let mut items = self.lock();
+        let Some(item) = items.get_mut(key) else {
+            return Ok(UpdateOutcome::TargetMissing);
+        };
+        for (k, v) in set {
+            item.insert(k.clone(), v.clone());
+        }
+        Ok(UpdateOutcome::Applied)
     }
 
     async fn expire(&self, keys: &[ItemKey], now: i64) -> Result<ExpireReport, AwsError> {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use mlflow_ddb_core::format::FormatEvidence;
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
 
 use crate::AwsError;
@@ -57,6 +58,16 @@ pub trait Store: Send + Sync {
         remove: &[String],
     ) -> Result<UpdateOutcome, AwsError>;
 
+    /// Set top-level attributes of an existing item (`SET #a0 = :v0, ...`,
+    /// names through placeholders), conditional on `attribute_exists(PK)`:
+    /// a missing item is never created ([`UpdateOutcome::TargetMissing`]).
+    /// Key attributes (`PK`, `SK`) cannot be set.
+    async fn update_attrs(
+        &self,
+        key: &ItemKey,
+        set: &BTreeMap<String, AttributeValue>,
+    ) -> Result<UpdateOutcome, AwsError>;
+
     /// Set `ttl = now` (epoch seconds) on existing items whose `ttl` is
     /// absent or later than `now`: never lengthens a ttl, never creates an
     /// item. One outcome per distinct key, in input order. Per-key failures
@@ -86,6 +97,37 @@ pub trait Store: Send + Sync {
     ) -> Result<ScanPage, AwsError>;
 }
 
+/// The one check of an [`Store::update_attrs`] request, shared by every
+/// store: `Ok(false)` = nothing asked, an error for what DynamoDB refuses.
+pub fn check_attr_update(
+    key: &ItemKey,
+    set: &BTreeMap<String, AttributeValue>,
+) -> Result<bool, AwsError> {
+    if let Some(bad) = set
+        .keys()
+        .find(|k| k.is_empty() || k.as_str() == "PK" || k.as_str() == "SK")
+    {
+        return Err(AwsError::Invalid {
+            op: "UpdateItem",
+            key: Some(key.clone()),
+            reason: format!("attribute {bad:?} cannot be set"),
+        });
+    }
+    Ok(!set.is_empty())
+}
+
+/// Where a table's format evidence comes from (see
+/// [`format_evidence`](crate::table::format_evidence)); the engine's format
+/// resolver asks it once per process, and again after a write is refused
+/// for an index-key type mismatch.
+#[async_trait]
+pub trait FormatProbe: Send + Sync {
+    /// The table's name, for messages.
+    fn table_name(&self) -> &str;
+    /// Read the evidence now.
+    async fn format_evidence(&self) -> Result<FormatEvidence, AwsError>;
+}
+
 /// What a [`Store::batch_write`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriteStats {
@@ -98,7 +140,7 @@ pub struct WriteStats {
     pub retried: usize,
 }
 
-/// What a [`Store::update_map`] did.
+/// What a [`Store::update_map`] or [`Store::update_attrs`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateOutcome {
     /// The entries were set/removed.

@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::Client;
 use tokio::time::{sleep, Instant};
 
 use crate::AwsError;
+use mlflow_ddb_core::format::{FormatEvidence, DEFAULT_WORKSPACE, GSI2_FTS_NAMES_PREFIX, GSI2_PK};
 
 /// How long [`create_table`] and [`enable_stream`] wait for a table to
 /// become ACTIVE (a table with 5 GSIs can take minutes on AWS).
@@ -364,6 +365,67 @@ pub async fn describe_table(client: &Client, name: &str) -> Result<TableSummary,
             .billing_mode_summary
             .and_then(|b| b.billing_mode)
             .map(|b| b.as_str().to_owned()),
+    })
+}
+
+/// How many forward FTS keys [`format_evidence`] samples.
+pub const FORMAT_SAMPLE: i32 = 20;
+
+/// What `name` shows of its format: the declared type of `lsi2sk`
+/// (DescribeTable, the one call every function's role may make besides its
+/// data calls) and up to [`FORMAT_SAMPLE`] forward FTS keys of experiment
+/// and model names (one Query of `gsi2` for the default workspace, keys
+/// only). The schema decides; a sample that fails (no permission on the
+/// index, a table without `gsi2`) is logged and left empty.
+pub async fn format_evidence(client: &Client, name: &str) -> Result<FormatEvidence, AwsError> {
+    let out = client
+        .describe_table()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(|e| AwsError::sdk("DescribeTable", None, e))?;
+    let lsi2sk_type = out
+        .table
+        .iter()
+        .flat_map(|t| t.attribute_definitions.iter().flatten())
+        .find(|a| a.attribute_name == "lsi2sk")
+        .map(|a| a.attribute_type.as_str().to_owned());
+    let sample = client
+        .query()
+        .table_name(name)
+        .index_name("gsi2")
+        .key_condition_expression("#p = :p")
+        .expression_attribute_names("#p", GSI2_PK)
+        .expression_attribute_names("#sk", "SK")
+        .expression_attribute_values(
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                "{GSI2_FTS_NAMES_PREFIX}{DEFAULT_WORKSPACE}"
+            )),
+        )
+        .projection_expression("#sk")
+        .limit(FORMAT_SAMPLE)
+        .send()
+        .await;
+    let forward_sks = match sample {
+        Ok(out) => out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|mut i| match i.remove("SK") {
+                Some(aws_sdk_dynamodb::types::AttributeValue::S(sk)) => Some(sk),
+                _ => None,
+            })
+            .collect(),
+        Err(e) => {
+            let e = AwsError::sdk("Query", None, e);
+            tracing::warn!(table = %name, error = %e, "format detection: no FTS key sample; the schema decides");
+            Vec::new()
+        }
+    };
+    Ok(FormatEvidence {
+        lsi2sk_type,
+        forward_sks,
     })
 }
 

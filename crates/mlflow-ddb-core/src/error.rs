@@ -6,8 +6,22 @@
 #[non_exhaustive]
 pub enum CoreError {
     /// A table format name that is not one we serve.
-    #[error("unknown table format {0:?}: accepted values are \"v0.1\" and \"main\"")]
+    #[error("unknown table format {0:?}: accepted values are \"auto\", \"v0.1\" and \"main\"")]
     UnknownTableFormat(String),
+
+    /// `TABLE_FORMAT` names one format and the table is in the other:
+    /// nothing may be written (contract §7).
+    #[error("table {table} is in format {detected} ({evidence}), but TABLE_FORMAT={configured}: nothing was written. Unset TABLE_FORMAT (or set it to auto) to follow the table, or point the suite at a {configured} table")]
+    FormatMismatch {
+        table: String,
+        configured: crate::format::TableFormat,
+        detected: crate::format::TableFormat,
+        evidence: String,
+    },
+
+    /// `TABLE_FORMAT=auto` and the table shows nothing that tells its format.
+    #[error("cannot tell the format of table {table} ({evidence}): set TABLE_FORMAT=v0.1 or TABLE_FORMAT=main")]
+    FormatUndetectable { table: String, evidence: String },
 
     /// A CONFIG item whose attribute has the wrong type or an unusable value.
     #[error("malformed config item {key}: attribute {attribute:?} {problem}")]

@@ -494,6 +494,194 @@ pub fn detect_format_from_forward_sk(sk: &str) -> Option<TableFormat> {
         .find(|f| Profile::of(*f).parse_forward_sk(sk).is_some())
 }
 
+/// Whether `sk` is an FTS item that this table's writer never writes but the
+/// other format's does: a forward SK in the other format's layout, or a
+/// reverse SK of a level only the other format writes. Such items are
+/// drift of their own kind (`foreign-format`): no search of this format
+/// reads them.
+pub fn is_foreign_fts_sk(profile: &Profile, sk: &str) -> bool {
+    let other = Profile::of(profile.format().other());
+    if sk.starts_with(FTS_REV_PREFIX) {
+        return profile.parse_reverse_sk(sk).is_none() && other.parse_reverse_sk(sk).is_some();
+    }
+    sk.starts_with(FTS_PREFIX)
+        && profile.parse_forward_sk(sk).is_none()
+        && other.parse_forward_sk(sk).is_some()
+}
+
+// ---------------------------------------------------------------------------
+// Detection
+// ---------------------------------------------------------------------------
+
+/// What `TABLE_FORMAT` asks for: follow the table (`auto`, the default), or
+/// one format, which the table must then be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FormatSetting {
+    #[default]
+    Auto,
+    Fixed(TableFormat),
+}
+
+impl FromStr for FormatSetting {
+    type Err = CoreError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "" | "auto" => Ok(FormatSetting::Auto),
+            other => other.parse().map(FormatSetting::Fixed),
+        }
+    }
+}
+
+impl fmt::Display for FormatSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FormatSetting::Auto => f.write_str("auto"),
+            FormatSetting::Fixed(t) => t.fmt(f),
+        }
+    }
+}
+
+/// What a table shows of its format, read by the adapter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormatEvidence {
+    /// DescribeTable's declared type of `lsi2sk` (`S` in `v0.1`, `N` in
+    /// `main`); `None` when the table declares no such attribute.
+    pub lsi2sk_type: Option<String>,
+    /// Forward FTS SKs sampled from the table (may be empty).
+    pub forward_sks: Vec<String>,
+}
+
+/// The format a table is in, how we know, and what looked wrong.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Detection {
+    pub format: TableFormat,
+    /// One line for an operator: which facts decided.
+    pub evidence: String,
+    /// Sampled forward FTS keys in the other format's layout (a table a
+    /// wrong-format run wrote into): `indexer verify` lists them as
+    /// `foreign-format`, `indexer backfill --remove-foreign` removes them.
+    pub foreign_samples: Vec<String>,
+}
+
+impl Detection {
+    pub fn profile(&self) -> &'static Profile {
+        self.format.profile()
+    }
+}
+
+impl TableFormat {
+    /// The format that is not this one.
+    pub fn other(self) -> TableFormat {
+        match self {
+            TableFormat::V0_1 => TableFormat::Main,
+            TableFormat::Main => TableFormat::V0_1,
+        }
+    }
+}
+
+/// Decide which format `table` is in (contract §7), and refuse a setting
+/// that contradicts it. Pure: the adapter reads the evidence.
+///
+/// The declared type of `lsi2sk` decides: an LSI cannot change, and neither
+/// store can write into the other's table. Sampled forward FTS keys decide
+/// only when the table declares no `lsi2sk` (a table not made by the
+/// reference's template); keys that contradict the declared type are
+/// reported, not obeyed (they are what a wrong-format run left behind).
+/// With nothing to tell from, an explicit setting is trusted and `auto`
+/// is refused.
+pub fn detect_format(
+    setting: FormatSetting,
+    table: &str,
+    ev: &FormatEvidence,
+) -> Result<Detection, CoreError> {
+    let by_schema = match ev.lsi2sk_type.as_deref() {
+        Some("N") => Some(TableFormat::Main),
+        Some("S") => Some(TableFormat::V0_1),
+        _ => None,
+    };
+    let mut counts = [0usize; 2];
+    for sk in &ev.forward_sks {
+        match detect_format_from_forward_sk(sk) {
+            Some(TableFormat::V0_1) => counts[0] += 1,
+            Some(TableFormat::Main) => counts[1] += 1,
+            None => {}
+        }
+    }
+    let count_of = |f: TableFormat| counts[usize::from(f == TableFormat::Main)];
+    let sampled = |f: TableFormat| {
+        format!(
+            "{} of {} sampled forward FTS keys in {f} layout",
+            count_of(f),
+            ev.forward_sks.len()
+        )
+    };
+    let schema_words = match &ev.lsi2sk_type {
+        Some(t) => format!("lsi2sk declared {t}"),
+        None => "no lsi2sk attribute declared".to_owned(),
+    };
+    let (format, evidence) = match by_schema {
+        Some(f) => {
+            let mut e = schema_words;
+            if !ev.forward_sks.is_empty() {
+                e.push_str(&format!("; {}", sampled(f)));
+            }
+            (Some(f), e)
+        }
+        None => {
+            let f = match (counts[0], counts[1]) {
+                (0, 0) => None,
+                (_, 0) => Some(TableFormat::V0_1),
+                (0, _) => Some(TableFormat::Main),
+                _ => None,
+            };
+            let e = match f {
+                Some(f) => format!("{schema_words}; {}", sampled(f)),
+                None => format!(
+                    "{schema_words}; {} v0.1 and {} main forward FTS keys sampled",
+                    counts[0], counts[1]
+                ),
+            };
+            (f, e)
+        }
+    };
+    let format = match (setting, format) {
+        (FormatSetting::Fixed(configured), Some(detected)) if configured != detected => {
+            return Err(CoreError::FormatMismatch {
+                table: table.to_owned(),
+                configured,
+                detected,
+                evidence,
+            })
+        }
+        (_, Some(detected)) => detected,
+        (FormatSetting::Fixed(configured), None) => {
+            return Ok(Detection {
+                format: configured,
+                evidence: format!("{evidence}; TABLE_FORMAT={configured} trusted"),
+                foreign_samples: Vec::new(),
+            })
+        }
+        (FormatSetting::Auto, None) => {
+            return Err(CoreError::FormatUndetectable {
+                table: table.to_owned(),
+                evidence,
+            })
+        }
+    };
+    let foreign_samples = ev
+        .forward_sks
+        .iter()
+        .filter(|sk| is_foreign_fts_sk(format.profile(), sk))
+        .cloned()
+        .collect();
+    Ok(Detection {
+        format,
+        evidence,
+        foreign_samples,
+    })
+}
+
 fn push_field(sk: &mut String, field: Option<&str>) {
     if let Some(f) = field.filter(|f| !f.is_empty()) {
         sk.push('#');
@@ -673,5 +861,96 @@ mod tests {
             PM.denormalize_rule(TagKind::GatewayEndpoint),
             Some(DenormalizeRule::Always)
         );
+    }
+
+    fn ev(lsi2sk: Option<&str>, sks: &[&str]) -> FormatEvidence {
+        FormatEvidence {
+            lsi2sk_type: lsi2sk.map(Into::into),
+            forward_sks: sks.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// `detect_format` gives `Ok(format)` or an error whose text contains
+    /// every one of `words`.
+    fn check_detect(
+        setting: &str,
+        evidence: FormatEvidence,
+        want: Result<TableFormat, &[&str]>,
+    ) -> Option<Detection> {
+        let setting: FormatSetting = setting.parse().expect("setting");
+        let got = detect_format(setting, "t1", &evidence);
+        match (want, got) {
+            (Ok(f), Ok(d)) => {
+                assert_eq!(d.format, f, "{evidence:?}");
+                Some(d)
+            }
+            (Err(words), Err(e)) => {
+                let msg = e.to_string();
+                for w in words {
+                    assert!(msg.contains(w), "{msg:?} lacks {w:?}");
+                }
+                None
+            }
+            (want, got) => panic!("{setting} {evidence:?}: want {want:?}, got {got:?}"),
+        }
+    }
+
+    #[test]
+    fn detection_follows_the_declared_lsi2sk_type() {
+        use TableFormat::*;
+        let v = "FTS#W#bold#E#1";
+        let m = "FTS#W#E#bold#1";
+        check_detect("auto", ev(Some("S"), &[]), Ok(V0_1));
+        check_detect("", ev(Some("N"), &[m]), Ok(Main));
+        check_detect("v0.1", ev(Some("S"), &[v]), Ok(V0_1));
+        check_detect("main", ev(Some("N"), &[]), Ok(Main));
+        // The wrong setting is refused, naming both formats and the evidence.
+        check_detect(
+            "v0.1",
+            ev(Some("N"), &[m]),
+            Err(&[
+                "t1",
+                "main",
+                "TABLE_FORMAT=v0.1",
+                "lsi2sk declared N",
+                "1 of 1 sampled",
+            ]),
+        );
+        check_detect(
+            "main",
+            ev(Some("S"), &[]),
+            Err(&["format v0.1", "TABLE_FORMAT=main"]),
+        );
+        // Keys that contradict the schema are reported, not obeyed.
+        let d = check_detect("auto", ev(Some("N"), &[m, v, v]), Ok(Main)).expect("detected");
+        assert_eq!(d.foreign_samples, vec![v.to_owned(), v.to_owned()]);
+        assert!(d.evidence.contains("1 of 3 sampled"), "{}", d.evidence);
+        // No lsi2sk declared: the keys decide when they agree.
+        check_detect("auto", ev(None, &[m, m]), Ok(Main));
+        check_detect("auto", ev(None, &[v]), Ok(V0_1));
+        check_detect("main", ev(None, &[v]), Err(&["format v0.1"]));
+        // Nothing to tell from: a setting is trusted, auto is refused.
+        let d = check_detect("main", ev(None, &[]), Ok(Main)).expect("trusted");
+        assert!(d.evidence.contains("trusted"), "{}", d.evidence);
+        check_detect(
+            "auto",
+            ev(None, &[]),
+            Err(&["cannot tell", "TABLE_FORMAT=v0.1"]),
+        );
+        check_detect("auto", ev(None, &[m, v]), Err(&["1 v0.1 and 1 main"]));
+        assert!("v0.2".parse::<FormatSetting>().is_err());
+        assert_eq!(FormatSetting::default().to_string(), "auto");
+    }
+
+    #[test]
+    fn foreign_items_are_the_other_formats_layout_only() {
+        assert!(is_foreign_fts_sk(PV, "FTS#W#E#bold#1"));
+        assert!(is_foreign_fts_sk(PV, "FTS_REV#E#1#2#ld"));
+        assert!(!is_foreign_fts_sk(PV, "FTS_REV#E#1#W#bold"));
+        assert!(!is_foreign_fts_sk(PV, "FTS#W#bold#E#1"));
+        assert!(is_foreign_fts_sk(PM, "FTS#W#bold#E#1"));
+        assert!(!is_foreign_fts_sk(PM, "FTS_REV#E#1#2#ld"));
+        assert!(!is_foreign_fts_sk(PM, "E#META"));
+        assert!(!is_foreign_fts_sk(PM, "FTS#junk"));
     }
 }

@@ -86,12 +86,15 @@ use crate::item::{AttributeValue, Item, ItemKey, PK, SK};
 use crate::keys::{ItemKind, SK_EXPERIMENT_META};
 use crate::stream::{Change, EventName};
 use crate::tags::{
-    desired_entries, is_denormalized, map_attrs, tag_kind_of_target, tag_prefix, tag_target,
+    desired_entries, is_denormalized, is_overflow_ref, map_attrs, run_name_sync, tag_kind_of_target, tag_prefix,
+    tag_target, RUN_NAME_TAG,
 };
 
 /// Attribute names the planner reads on targets.
 const NAME: &str = "name";
 const RUN_NAME: &str = "run_name";
+/// The run's name, lowered: `main` keeps it in sync with `run_name`.
+const LSI4_SK: &str = "lsi4sk";
 const ARTIFACT_URI: &str = "artifact_uri";
 const WORKSPACE: &str = "workspace";
 const VALUE: &str = "value";
@@ -202,10 +205,23 @@ pub struct MapUpdate {
     pub expected: BTreeMap<String, Option<AttributeValue>>,
 }
 
+/// Top-level attributes of one target to set (`main`: the run's
+/// `run_name` and `lsi4sk` from its `mlflow.runName` tag).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttrUpdate {
+    pub target: ItemKey,
+    /// `SET #a = :v` for each attribute, conditional on the target existing.
+    pub set: BTreeMap<String, AttributeValue>,
+    /// The value each attribute had when read (`None` = absent).
+    pub expected: BTreeMap<String, Option<AttributeValue>>,
+}
+
 /// The writes that bring one target's derived state in line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetPlan {
     pub target: ItemKey,
+    /// Attributes of the target itself to set (executed before the maps).
+    pub attrs: Option<AttrUpdate>,
     /// At most one per map attribute (in `v0.1`, at most one: `tags`).
     pub maps: Vec<MapUpdate>,
     /// FTS items to put (forward and reverse pairs), sorted by key.
@@ -219,6 +235,7 @@ impl TargetPlan {
     pub fn empty(target: ItemKey) -> TargetPlan {
         TargetPlan {
             target,
+            attrs: None,
             maps: Vec::new(),
             puts: Vec::new(),
             deletes: Vec::new(),
@@ -227,16 +244,21 @@ impl TargetPlan {
 
     /// Nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.maps.is_empty() && self.puts.is_empty() && self.deletes.is_empty()
+        self.attrs.is_none()
+            && self.maps.is_empty()
+            && self.puts.is_empty()
+            && self.deletes.is_empty()
     }
 
-    /// Number of write requests if executed one per item and one per map
-    /// update (plus one per `needs_map`).
+    /// Number of write requests if executed one per item, one per map
+    /// update (plus one per `needs_map`) and one for the attributes.
     pub fn write_count(&self) -> usize {
-        self.maps
-            .iter()
-            .map(|m| 1 + usize::from(m.needs_map))
-            .sum::<usize>()
+        usize::from(self.attrs.is_some())
+            + self
+                .maps
+                .iter()
+                .map(|m| 1 + usize::from(m.needs_map))
+                .sum::<usize>()
             + self.puts.len()
             + self.deletes.len()
     }
@@ -256,9 +278,15 @@ pub fn plan_target(profile: &Profile, config: &Config, snap: &TargetSnapshot) ->
     let target_kind = ItemKind::parse_key(profile, &snap.target);
     let sources = Sources::collect(profile, &snap.target, &target_kind, &snap.sources);
 
+    let (attrs, run_name) = plan_run_name(profile, &snap.target, &target_kind, item, &sources);
+    plan.attrs = attrs;
     plan.maps = plan_maps(profile, config, &snap.target, item, &sources);
     if let Some((entity, id)) = fts_entity(&target_kind) {
-        let (puts, deletes) = plan_fts(profile, config, snap, item, entity, id, &sources);
+        let text = IndexedText {
+            item,
+            run_name: run_name.as_deref(),
+        };
+        let (puts, deletes) = plan_fts(profile, config, snap, &text, entity, id, &sources);
         plan.puts = puts;
         plan.deletes = deletes;
     }
@@ -339,6 +367,51 @@ impl<'a> Sources<'a> {
     }
 }
 
+/// A run's name as its FTS items should index it, and in `main` the
+/// `run_name` / `lsi4sk` writes its `mlflow.runName` tag asks for (contract
+/// §7). The tag is the newer truth: `main` writes it after, or instead of,
+/// the run's `run_name`. Where `main` itself forgets the name's tokens (a
+/// rename through the tag), this name is what they are computed from.
+fn plan_run_name<'a>(
+    profile: &Profile,
+    target: &ItemKey,
+    target_kind: &ItemKind,
+    item: &'a Item,
+    sources: &Sources<'a>,
+) -> (Option<AttrUpdate>, Option<std::borrow::Cow<'a, str>>) {
+    let stored = match item.get(RUN_NAME) {
+        Some(AttributeValue::S(s)) if !s.is_empty() => Some(std::borrow::Cow::Borrowed(s.as_str())),
+        _ => None,
+    };
+    if !matches!(target_kind, ItemKind::RunMeta { .. }) {
+        return (None, stored);
+    }
+    let sync = sources
+        .tags
+        .get(RUN_NAME_TAG)
+        .and_then(|(_, v)| *v)
+        .and_then(|v| run_name_sync(profile, RUN_NAME_TAG, v));
+    let Some(sync) = sync else {
+        return (None, stored);
+    };
+    let mut update = AttrUpdate {
+        target: target.clone(),
+        set: BTreeMap::new(),
+        expected: BTreeMap::new(),
+    };
+    for (attr, want) in [(RUN_NAME, &sync.run_name), (LSI4_SK, &sync.lsi4sk)] {
+        let have = item.get(attr);
+        if have != Some(&AttributeValue::S(want.clone())) {
+            update.expected.insert(attr.to_owned(), have.cloned());
+            update
+                .set
+                .insert(attr.to_owned(), AttributeValue::S(want.clone()));
+        }
+    }
+    let attrs = (!update.set.is_empty()).then_some(update);
+    (attrs, Some(std::borrow::Cow::Owned(sync.run_name)))
+}
+
 fn plan_maps(
     profile: &Profile,
     config: &Config,
@@ -365,8 +438,10 @@ fn plan_maps(
             expected: BTreeMap::new(),
         };
         for (key, (tt, value)) in &sources.tags {
-            let Some(value) = value else {
-                continue; // a tag item without a value: nothing to copy
+            let Some(value) = value.filter(|v| !is_overflow_ref(v)) else {
+                // A tag item without a value, or `main`'s overflow pointer to
+                // one in S3: nothing to copy (an existing entry stays).
+                continue;
             };
             if !is_denormalized(profile, config, tt) {
                 continue;
@@ -399,6 +474,13 @@ fn plan_maps(
     updates
 }
 
+/// The target item and the run name its FTS items index (the
+/// `mlflow.runName` tag's in `main`, see [`plan_run_name`]).
+struct IndexedText<'a> {
+    item: &'a Item,
+    run_name: Option<&'a str>,
+}
+
 /// One field's FTS state.
 #[derive(Default)]
 struct FieldState {
@@ -411,11 +493,12 @@ fn plan_fts(
     profile: &Profile,
     config: &Config,
     snap: &TargetSnapshot,
-    item: &Item,
+    text_of: &IndexedText<'_>,
     entity: FtsEntityType,
     id: &str,
     sources: &Sources<'_>,
 ) -> (Vec<Item>, Vec<ItemKey>) {
+    let item = text_of.item;
     let mut fields: BTreeMap<Option<String>, FieldState> = BTreeMap::new();
     // Contribute the tokens of `value` to `field` if `enabled`; a source of a
     // disabled kind, or one we cannot read, blocks deletions.
@@ -427,10 +510,7 @@ fn plan_fts(
         }
     };
 
-    let run_name = match item.get(RUN_NAME) {
-        Some(AttributeValue::S(s)) if !s.is_empty() => Some(s.as_str()),
-        _ => None,
-    };
+    let run_name = text_of.run_name;
     match entity {
         FtsEntityType::E | FtsEntityType::M => contribute(None, true, text(item.get(NAME))),
         FtsEntityType::R => {
@@ -597,6 +677,9 @@ pub struct Drift {
     pub wrong_map_values: BTreeSet<(String, String)>,
     /// `(attr, key)` entries whose tag item is gone.
     pub stale_map_entries: BTreeSet<(String, String)>,
+    /// Attributes of the target itself that its sources say differently
+    /// (`main`: `run_name`, `lsi4sk` after a `mlflow.runName` tag).
+    pub stale_attributes: BTreeSet<String>,
     /// FTS items (forward and reverse counted apart) that should exist.
     pub missing_fts_items: usize,
     /// FTS items that should not exist.
@@ -608,6 +691,7 @@ impl Drift {
         self.missing_map_entries.is_empty()
             && self.wrong_map_values.is_empty()
             && self.stale_map_entries.is_empty()
+            && self.stale_attributes.is_empty()
             && self.missing_fts_items == 0
             && self.extra_fts_items == 0
     }
@@ -620,6 +704,11 @@ impl From<&TargetPlan> for Drift {
             missing_map_entries: BTreeSet::new(),
             wrong_map_values: BTreeSet::new(),
             stale_map_entries: BTreeSet::new(),
+            stale_attributes: plan
+                .attrs
+                .iter()
+                .flat_map(|a| a.set.keys().cloned())
+                .collect(),
             missing_fts_items: plan.puts.len(),
             extra_fts_items: plan.deletes.len(),
         };
@@ -669,8 +758,12 @@ pub fn targets_of(profile: &Profile, config: &Config, change: &Change) -> Vec<It
             crate::format::TagKind::Trace => config.trigram(FtsField::TraceTagValue),
             _ => false,
         };
+        let renames = tt.kind == crate::format::TagKind::Run
+            && profile.syncs_run_name_from_tag()
+            && tt.key.as_str() == RUN_NAME_TAG;
         let wanted = is_denormalized(profile, config, &tt)
             || indexed
+            || renames
             || (change.event == EventName::Remove && format_denormalizes);
         return if wanted { vec![tt.target] } else { Vec::new() };
     }
@@ -821,6 +914,13 @@ pub mod memory {
     /// `expected` values; `needs_map` creates a missing map; puts replace,
     /// deletes remove.
     pub fn apply(table: &mut Table, plan: &TargetPlan) {
+        if let Some(a) = &plan.attrs {
+            if let Some(item) = table.get_mut(&a.target) {
+                for (k, v) in &a.set {
+                    item.insert(k.clone(), v.clone());
+                }
+            }
+        }
         for update in &plan.maps {
             let Some(item) = table.get_mut(&update.target) else {
                 continue;

@@ -657,6 +657,9 @@ impl OrphanCounts {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub table: String,
+    /// The table's format, detected before the scan.
+    #[serde(default)]
+    pub format: Option<crate::format::TableFormat>,
     pub dry_run: bool,
     pub total_segments: u32,
     /// This invocation continued a sweep an earlier one began.

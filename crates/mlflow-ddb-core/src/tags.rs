@@ -18,10 +18,11 @@
 //! `tags_lower` (Python-lowered value) and `tags_lower_rev` (its code-point
 //! reversal); logged model (`LM#<id>#TAG#` → `LM#<id>`), evaluation dataset
 //! (`DS#TAG#` → `DS#META`) and gateway endpoint (`GW#TAG#` → `GW#META`) tags
-//! always. Not done here for `main`: the `mlflow.runName` → `run_name` /
-//! `lsi4sk` sync (an attribute write, not a map entry). Lowering uses Rust's
-//! `str::to_lowercase` (full Unicode mapping, final sigma), which matches
-//! Python's `str.lower()` except where their Unicode versions differ.
+//! always. `main` also syncs a run's `run_name` and `lsi4sk` from its
+//! `mlflow.runName` tag ([`run_name_sync`]: attributes, not map entries).
+//! Lowering is [`python_lower`]: Python's `str.lower()` (full Unicode
+//! mapping, final sigma) as CPython 3.11-3.13 has it, proven against the
+//! reference's vectors over every code point.
 
 use crate::config::Config;
 use crate::format::{DenormalizeRule, Profile, TagKind};
@@ -251,7 +252,91 @@ pub fn desired_entries(
 
 fn lower(value: &AttributeValue) -> String {
     match value {
-        AttributeValue::S(s) => s.to_lowercase(),
+        AttributeValue::S(s) => python_lower(s),
         _ => String::new(),
     }
 }
+
+/// Letters whose lowercase mapping came with Unicode 16 or 17: Rust's
+/// `to_lowercase` (Unicode 17) lowers them, CPython 3.11-3.13 (Unicode
+/// 14-15.1, where they are unassigned) leaves them as they are. Found by the
+/// parity vectors' sweep of every code point (`tests/fixtures/parity`).
+const NOT_LOWERED_BY_PYTHON: &[(char, char)] = &[
+    ('\u{1C89}', '\u{1C89}'),
+    ('\u{A7CB}', '\u{A7CC}'),
+    ('\u{A7CE}', '\u{A7CE}'),
+    ('\u{A7D2}', '\u{A7D2}'),
+    ('\u{A7D4}', '\u{A7D4}'),
+    ('\u{A7DA}', '\u{A7DA}'),
+    ('\u{A7DC}', '\u{A7DC}'),
+    ('\u{10D50}', '\u{10D65}'),
+    ('\u{16EA0}', '\u{16EB8}'),
+];
+
+fn not_lowered_by_python(c: char) -> bool {
+    NOT_LOWERED_BY_PYTHON
+        .iter()
+        .any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
+/// Python's `str.lower()` as the reference store runs it (CPython
+/// 3.11-3.13): Rust's `str::to_lowercase` (full mappings, final sigma)
+/// except for [`NOT_LOWERED_BY_PYTHON`], which stay unchanged. For CPython
+/// such a letter is unassigned, neither cased nor case-ignorable, so it also
+/// bounds the final-sigma context: lowering the text between them piece by
+/// piece gives exactly that.
+pub fn python_lower(s: &str) -> String {
+    if !s.chars().any(not_lowered_by_python) {
+        return s.to_lowercase();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        if not_lowered_by_python(c) {
+            out.push_str(&s[start..i].to_lowercase());
+            out.push(c);
+            start = i + c.len_utf8();
+        }
+    }
+    out.push_str(&s[start..].to_lowercase());
+    out
+}
+
+/// The run tag whose value `main` copies into the run's `run_name`.
+pub const RUN_NAME_TAG: &str = "mlflow.runName";
+
+/// The run attributes a `mlflow.runName` tag sets in `main` (contract §7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunNameSync {
+    /// `run_name`: the tag's value, unchanged.
+    pub run_name: String,
+    /// `lsi4sk`: the value Python-lowered (the store sorts names through it).
+    pub lsi4sk: String,
+}
+
+/// What the run tag `key` = `value` makes of its run's `run_name` and
+/// `lsi4sk`: `main`'s `_write_run_tag` sets both when the key is
+/// `mlflow.runName` and the value a non-empty string; `v0.1` never does.
+pub fn run_name_sync(profile: &Profile, key: &str, value: &AttributeValue) -> Option<RunNameSync> {
+    if !profile.syncs_run_name_from_tag() || key != RUN_NAME_TAG {
+        return None;
+    }
+    match value {
+        AttributeValue::S(name) if !name.is_empty() => Some(RunNameSync {
+            run_name: name.clone(),
+            lsi4sk: python_lower(name),
+        }),
+        _ => None,
+    }
+}
+
+/// `main`: a string attribute over 350,000 bytes is stored as
+/// `{"_s3_ref": "s3://<bucket>/.overflow/..."}` (contract §7). Such a value
+/// is a pointer, not the value: it is never copied into a map nor
+/// tokenized.
+pub fn is_overflow_ref(value: &AttributeValue) -> bool {
+    matches!(value, AttributeValue::M(m) if m.contains_key(OVERFLOW_REF))
+}
+
+/// The attribute of an overflow reference (see [`is_overflow_ref`]).
+pub const OVERFLOW_REF: &str = "_s3_ref";

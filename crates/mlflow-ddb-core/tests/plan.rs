@@ -728,6 +728,105 @@ fn main_format_experiment_maps() {
     );
 }
 
+/// `main`: the `mlflow.runName` tag is the run's name. The plan sets
+/// `run_name` and `lsi4sk` and indexes the tag's name, dropping the old
+/// name's tokens. The `main` store itself leaves the old tokens and adds
+/// none for the new name (contract §7, a bug of `main` we do not
+/// reproduce): this is the correct state, not the store's.
+#[test]
+fn main_run_name_follows_the_run_name_tag_correcting_mains_stale_tokens() {
+    let p = Profile::of(TableFormat::Main);
+    let cfg = Config::default();
+    let run = ItemKey::new(EXP, RUN);
+    let id = &RUN[2..];
+    let mut table = table_of([
+        item(
+            EXP,
+            RUN,
+            &[
+                ("run_name", s("old name")),
+                ("lsi4sk", s("old name")),
+                ("tags", map(&[])),
+            ],
+        ),
+        item(
+            EXP,
+            &format!("{RUN}#TAG#mlflow.runName"),
+            &[("key", s("mlflow.runName")), ("value", s("Ĳssel Heron"))],
+        ),
+    ]);
+    // The store's state after its rename: the old name's tokens.
+    let old = plan(
+        p,
+        &cfg,
+        &table_of([item(EXP, RUN, &[("run_name", s("old name"))])]),
+        &run,
+    );
+    apply(&mut table, &old);
+    let fix = plan(p, &cfg, &table, &run);
+    let attrs = fix.attrs.as_ref().expect("the run's attributes are set");
+    assert_eq!(
+        attrs.set,
+        BTreeMap::from([
+            ("lsi4sk".to_owned(), s("ĳssel heron")),
+            ("run_name".to_owned(), s("Ĳssel Heron")),
+        ])
+    );
+    assert!(
+        put_sks(&fix).contains(&format!("FTS#W#R#heron#{id}")),
+        "{:?}",
+        put_sks(&fix)
+    );
+    assert!(sks(&fix.deletes).contains(&format!("FTS#W#R#old#{id}").as_str()));
+    assert_eq!(
+        fix.drift().stale_attributes,
+        BTreeSet::from(["lsi4sk".to_owned(), "run_name".to_owned()])
+    );
+    apply(&mut table, &fix);
+    assert!(plan(p, &cfg, &table, &run).is_empty(), "converged");
+
+    // An empty tag value, or v0.1: nothing of the kind.
+    let mut empty = table.clone();
+    empty.insert(
+        ItemKey::new(EXP, format!("{RUN}#TAG#mlflow.runName")),
+        item(
+            EXP,
+            &format!("{RUN}#TAG#mlflow.runName"),
+            &[("key", s("mlflow.runName")), ("value", s(""))],
+        ),
+    );
+    assert_eq!(plan(p, &cfg, &empty, &run).attrs, None);
+    let v = plan(v01(), &cfg, &table, &run);
+    assert_eq!(v.attrs, None);
+}
+
+/// `main`'s overflow pointer (`{"_s3_ref": ...}` for a value over 350,000
+/// bytes) is neither copied into a map nor tokenized, and what the map and
+/// FTS items already hold for that key stays.
+#[test]
+fn main_overflow_references_are_never_copied_or_tokenized() {
+    let p = Profile::of(TableFormat::Main);
+    let cfg = config(&[trigram(&["run_tag_value"])]);
+    let run = ItemKey::new(EXP, RUN);
+    let pointer = map(&[("_s3_ref", s("s3://bucket/.overflow/EXP/R/value"))]);
+    let table = table_of([
+        item(EXP, RUN, &[("tags", map(&[("mlflow.big", s("kept"))]))]),
+        item(
+            EXP,
+            &format!("{RUN}#TAG#mlflow.big"),
+            &[("key", s("mlflow.big")), ("value", pointer)],
+        ),
+    ]);
+    let plan = plan(p, &cfg, &table, &run);
+    assert!(plan.maps.is_empty(), "{:?}", plan.maps);
+    assert!(
+        !put_sks(&plan).iter().any(|sk| sk.contains("overflow") || sk.contains("bucket")),
+        "{:?}",
+        put_sks(&plan)
+    );
+    assert!(plan.deletes.is_empty());
+}
+
 // ---------------------------------------------------------------------------
 // Targets of changes
 // ---------------------------------------------------------------------------

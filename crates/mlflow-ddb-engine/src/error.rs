@@ -25,6 +25,13 @@ pub enum EngineError {
     /// A `CONFIG` item is malformed: nothing can be planned safely.
     #[error(transparent)]
     Config(#[from] CoreError),
+    /// The table's format could not be read (DescribeTable failed).
+    #[error("reading the table's format: {0}")]
+    FormatRead(#[source] Arc<AwsError>),
+    /// The table is in another format than `TABLE_FORMAT` says, or in none
+    /// we can tell: nothing may be written.
+    #[error(transparent)]
+    Format(CoreError),
 }
 
 impl EngineError {
@@ -48,11 +55,17 @@ impl EngineError {
     /// configuration is permanent.
     pub fn classification(&self) -> Option<Classification> {
         match self {
-            EngineError::Store { source, .. } | EngineError::ConfigRead(source) => {
-                Some(classify(source))
-            }
-            EngineError::Config(_) => None,
+            EngineError::Store { source, .. }
+            | EngineError::ConfigRead(source)
+            | EngineError::FormatRead(source) => Some(classify(source)),
+            EngineError::Config(_) | EngineError::Format(_) => None,
         }
+    }
+
+    /// A write refused because an index key has the other type: the table
+    /// is not in the format planned for (re-detect it, then retry).
+    pub fn is_index_type_mismatch(&self) -> bool {
+        matches!(self, EngineError::Store { source, .. } if source.is_index_type_mismatch())
     }
 
     /// Worth retrying (throttling, 5xx, timeouts, retry budget exhausted).

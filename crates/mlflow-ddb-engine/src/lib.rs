@@ -10,7 +10,10 @@
 //! TargetReport { writes, map_updates, fts_puts, fts_deletes, target_missing, noop, drift }
 //! load_config(&dyn Store) -> Result<Config, EngineError>        // one consistent Query of CONFIG
 //! ConfigCache::new(ttl ≤ 60 s).load(&dyn Store, now: Instant)   // get / put / invalidate
-//! EngineError::{Store { target, op, source }, ConfigRead, Config}  .is_transient() .target()
+//! EngineError::{Store { target, op, source }, ConfigRead, Config, FormatRead, Format}
+//!     .is_transient() .target()
+//! FormatResolver::detect(FormatSetting, Arc<dyn FormatProbe>) / ::fixed(TableFormat)
+//!     .resolve() -> Detection { format, evidence, foreign_samples }   // cached per process
 //! MeteredStore::new(Arc<dyn Store>).counts() -> RequestCounts    // requests made, for reports
 //! ```
 //!
@@ -43,12 +46,14 @@
 
 pub mod config;
 pub mod error;
+pub mod format;
 pub mod metered;
 pub mod reconcile;
 pub mod runtime;
 
 pub use config::{load_config, ConfigCache, MAX_CONFIG_TTL};
 pub use error::EngineError;
+pub use format::FormatResolver;
 pub use metered::{MeteredStore, RequestCounts};
 pub use reconcile::{
     reconcile_targets, Mode, TargetOutcome, TargetReport, ITEMS_PER_BATCH_WRITE,

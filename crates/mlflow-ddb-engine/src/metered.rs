@@ -148,6 +148,17 @@ impl Store for MeteredStore {
         r
     }
 
+    async fn update_attrs(
+        &self,
+        key: &ItemKey,
+        set: &BTreeMap<String, AttributeValue>,
+    ) -> Result<UpdateOutcome, AwsError> {
+        let r = self.inner.update_attrs(key, set).await;
+        let n = u64::from(!matches!(r, Ok(UpdateOutcome::Nothing)));
+        add(&self.counters.update, n);
+        r
+    }
+
     async fn expire(&self, keys: &[ItemKey], now: i64) -> Result<ExpireReport, AwsError> {
         let r = self.inner.expire(keys, now).await;
         add(

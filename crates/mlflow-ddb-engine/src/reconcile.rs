@@ -382,7 +382,8 @@ async fn reconcile_one(
         _ if plan.is_empty() => None,
         Mode::Verify => None,
         Mode::DryRun => {
-            report.writes = u32::try_from(plan.maps.len()).unwrap_or(u32::MAX);
+            report.writes = u32::try_from(plan.maps.len() + usize::from(plan.attrs.is_some()))
+                .unwrap_or(u32::MAX);
             Some(FtsWrites {
                 puts: plan.puts,
                 deletes: plan.deletes,
@@ -393,7 +394,7 @@ async fn reconcile_one(
     Ok((report, fts))
 }
 
-/// Execute the plan's map updates; return its FTS writes (puts dropped when
+/// Execute the plan's attribute and map updates; return its FTS writes (puts dropped when
 /// the target vanished meanwhile: never index a deleted entity).
 async fn update_maps(
     store: &dyn Store,
@@ -401,6 +402,14 @@ async fn update_maps(
     report: &mut TargetReport,
 ) -> Result<FtsWrites, EngineError> {
     let target = plan.target;
+    if let Some(a) = &plan.attrs {
+        let outcome = store
+            .update_attrs(&a.target, &a.set)
+            .await
+            .map_err(|e| EngineError::store(&target, "UpdateItem", Arc::new(e)))?;
+        report.writes += u32::from(outcome != UpdateOutcome::Nothing);
+        report.target_missing |= outcome == UpdateOutcome::TargetMissing;
+    }
     for m in &plan.maps {
         let remove: Vec<String> = m.remove.iter().cloned().collect();
         let outcome = store

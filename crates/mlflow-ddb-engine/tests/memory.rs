@@ -216,6 +216,13 @@ impl Store for Hooked {
     ) -> Result<mlflow_ddb_aws::UpdateOutcome, mlflow_ddb_aws::AwsError> {
         self.inner.update_map(k, a, s, r).await
     }
+    async fn update_attrs(
+        &self,
+        k: &ItemKey,
+        s: &std::collections::BTreeMap<String, AttributeValue>,
+    ) -> Result<mlflow_ddb_aws::UpdateOutcome, mlflow_ddb_aws::AwsError> {
+        self.inner.update_attrs(k, s).await
+    }
     async fn expire(
         &self,
         k: &[ItemKey],

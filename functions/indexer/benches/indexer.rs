@@ -67,6 +67,14 @@ impl Store for Latency {
         tokio::time::sleep(self.rtt).await;
         self.inner.update_map(k, a, s, r).await
     }
+    async fn update_attrs(
+        &self,
+        k: &ItemKey,
+        s: &BTreeMap<String, AttributeValue>,
+    ) -> Result<UpdateOutcome, AwsError> {
+        tokio::time::sleep(self.rtt).await;
+        self.inner.update_attrs(k, s).await
+    }
     async fn expire(&self, k: &[ItemKey], n: i64) -> Result<ExpireReport, AwsError> {
         tokio::time::sleep(self.rtt).await;
         self.inner.expire(k, n).await

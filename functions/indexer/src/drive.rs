@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mlflow_ddb_core::format::TableFormat;
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tracing::warn;
@@ -19,6 +20,8 @@ pub struct DriveOptions {
     pub mode: WalkMode,
     pub segments: u32,
     pub dry_run: bool,
+    /// Backfill: delete FTS items in the other format's layout.
+    pub remove_foreign: bool,
     pub page_size: Option<u32>,
     pub examples: usize,
     /// Deadline of each emulated invocation (Lambda allows up to 15 min).
@@ -33,6 +36,7 @@ impl DriveOptions {
             mode,
             segments: segments.max(1),
             dry_run: false,
+            remove_foreign: false,
             page_size: None,
             examples: crate::state::DEFAULT_EXAMPLES,
             invocation_timeout: Duration::from_secs(15 * 60),
@@ -46,6 +50,9 @@ impl DriveOptions {
 pub struct Summary {
     pub mode: WalkMode,
     pub dry_run: bool,
+    /// The table's format and how it was told.
+    pub format: TableFormat,
+    pub format_evidence: String,
     pub segments: u32,
     /// Every segment finished.
     pub done: bool,
@@ -70,11 +77,14 @@ impl Summary {
 /// fails the drive.
 pub async fn drive(deps: Arc<Deps>, opts: &DriveOptions) -> Result<Summary, IndexerError> {
     let t0 = Instant::now();
+    // Before any segment starts: a table in the other format stops here.
+    let detection = deps.format.resolve().await.map_err(IndexerError::Format)?;
     let mut tasks = JoinSet::new();
     for segment in 0..opts.segments {
         let deps = deps.clone();
         let mut state = SegmentState::new(opts.mode, segment, opts.segments);
         state.dry_run = opts.dry_run;
+        state.remove_foreign = opts.remove_foreign;
         state.page_size = opts.page_size;
         state.examples = opts.examples;
         let opts = opts.clone();
@@ -107,6 +117,8 @@ pub async fn drive(deps: Arc<Deps>, opts: &DriveOptions) -> Result<Summary, Inde
     Ok(Summary {
         mode: opts.mode,
         dry_run: opts.dry_run,
+        format: detection.format,
+        format_evidence: detection.evidence.clone(),
         segments: opts.segments,
         done,
         requests_per_item: if items > 0.0 {

@@ -13,6 +13,10 @@ pub enum IndexerError {
     /// The configuration could not be read, or is malformed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The table's format was refused or could not be read: nothing was
+    /// read or written.
+    #[error(transparent)]
+    Format(EngineError),
     /// The first scan page of this invocation failed.
     #[error("scan of segment {segment}: {source}")]
     Scan {
@@ -28,6 +32,7 @@ impl IndexerError {
         match self {
             IndexerError::Request(_) => false,
             IndexerError::Engine(e) => e.is_transient(),
+            IndexerError::Format(e) => e.is_transient(),
             IndexerError::Scan { source, .. } => source.is_transient(),
         }
     }

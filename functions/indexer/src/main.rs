@@ -18,8 +18,9 @@ use indexer::{drive, Category, Deps, DriveOptions, Settings, Summary, WalkMode};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lambda_runtime::{service_fn, LambdaEvent};
 use mlflow_ddb_aws::{describe_table, ClientOptions, Clients, DynamoStore};
-use mlflow_ddb_core::format::TableFormat;
+use mlflow_ddb_core::format::FormatSetting;
 use mlflow_ddb_engine::runtime::{deadline_instant, env_or, init_tracing};
+use mlflow_ddb_engine::FormatResolver;
 use serde_json::Value;
 
 /// Exit code of `verify` when it found drift.
@@ -59,6 +60,10 @@ struct WalkArgs {
     /// backfill: report what would be written, write nothing.
     #[arg(long)]
     dry_run: bool,
+    /// backfill: also delete FTS items written in the other table format's
+    /// layout (verify reports them as foreign_format).
+    #[arg(long)]
+    remove_foreign: bool,
     /// Example keys per drift category.
     #[arg(long, default_value_t = indexer::state::DEFAULT_EXAMPLES)]
     examples: usize,
@@ -70,15 +75,16 @@ struct WalkArgs {
     invocation_timeout: u64,
 }
 
-/// Read once: TABLE_FORMAT (default v0.1), CONCURRENCY, RESERVE_SECONDS.
+/// Read once: TABLE_FORMAT (default auto: follow the table), CONCURRENCY,
+/// RESERVE_SECONDS.
 struct Env {
-    format: TableFormat,
+    format: FormatSetting,
     settings: Settings,
     function_name: String,
 }
 
 fn read_env() -> anyhow::Result<Env> {
-    let format: TableFormat = env_or("TABLE_FORMAT", "v0.1").parse()?;
+    let format: FormatSetting = env_or("TABLE_FORMAT", "auto").parse()?;
     let concurrency: usize = env_or("CONCURRENCY", "16")
         .parse()
         .context("CONCURRENCY must be a positive integer")?;
@@ -133,13 +139,15 @@ async fn run() -> anyhow::Result<ExitCode> {
         concurrency: args.concurrency.max(1),
         ..env.settings
     };
+    let store = Arc::new(DynamoStore::new(&clients, &args.table));
     let deps = Arc::new(Deps::new(
-        Arc::new(DynamoStore::new(&clients, &args.table)),
-        env.format.profile(),
+        store.clone(),
+        FormatResolver::detect(env.format, store),
         settings,
     ));
     let mut opts = DriveOptions::new(mode, args.segments);
     opts.dry_run = args.dry_run;
+    opts.remove_foreign = args.remove_foreign;
     opts.examples = args.examples;
     opts.page_size = args.page_size;
     opts.invocation_timeout = Duration::from_secs(args.invocation_timeout.max(1));
@@ -212,7 +220,9 @@ fn human(table: &str, s: &Summary) -> String {
         (WalkMode::Backfill, false) => ("backfill", "drift repaired"),
     };
     let mut out = format!(
-        "{verb} of {table}: {} segments, {} items scanned, {} targets ({} drifted, {} right, {} gone), {} errors\n  {:.1} s, {:.0} items/s, {:.3} requests/item\n",
+        "{verb} of {table} (format {}: {}): {} segments, {} items scanned, {} targets ({} drifted, {} right, {} gone), {} errors\n  {:.1} s, {:.0} items/s, {:.3} requests/item\n",
+        s.format,
+        s.format_evidence,
         s.segments,
         c.items_scanned,
         c.targets,
@@ -228,6 +238,16 @@ fn human(table: &str, s: &Summary) -> String {
         "map updates {}, FTS puts {}, FTS deletes {}",
         c.map_updates, c.fts_puts, c.fts_deletes
     );
+    let foreign = s.drift.count(Category::ForeignFormat);
+    if foreign > 0 {
+        out.push_str(&match (s.mode, s.dry_run, c.foreign_removed) {
+            (WalkMode::Backfill, false, removed) if removed > 0 => {
+                format!("  {removed} FTS items in the other format's layout deleted\n")
+            }
+            (WalkMode::Backfill, true, _) => format!("  {foreign} FTS items in the other format's layout would be deleted with --remove-foreign\n"),
+            _ => format!("  {foreign} FTS items in the other format's layout left in place: `indexer backfill --remove-foreign` deletes them\n"),
+        });
+    }
     out.push_str(&match (s.mode, s.dry_run) {
         (WalkMode::Backfill, false) => format!("  {} write requests: {repairs}\n", c.writes),
         (WalkMode::Backfill, true) => format!(
@@ -258,9 +278,10 @@ async fn run_lambda(env: Env) -> anyhow::Result<()> {
     init_tracing(true, "info");
     let table = std::env::var("TABLE_NAME").context("TABLE_NAME is required")?;
     let clients = Clients::from_env(&ClientOptions::default()).await?;
+    let store = Arc::new(DynamoStore::new(&clients, &table));
     let deps = Arc::new(Deps::new(
-        Arc::new(DynamoStore::new(&clients, &table)),
-        env.format.profile(),
+        store.clone(),
+        FormatResolver::detect(env.format, store),
         env.settings,
     ));
     let function_name = Arc::new(env.function_name);

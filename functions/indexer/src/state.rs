@@ -48,6 +48,10 @@ pub struct SegmentState {
     /// Backfill without writing: report what would be written.
     #[serde(default)]
     pub dry_run: bool,
+    /// Backfill: also delete FTS items in the other format's layout
+    /// (category `foreign_format`); without it they are only reported.
+    #[serde(default)]
+    pub remove_foreign: bool,
     /// Scan page size (`Limit`); `null`: DynamoDB's 1 MB pages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u32>,
@@ -74,6 +78,7 @@ impl SegmentState {
             total_segments,
             start_key: None,
             dry_run: false,
+            remove_foreign: false,
             page_size: None,
             examples: DEFAULT_EXAMPLES,
             done: false,
@@ -106,6 +111,8 @@ pub struct Counts {
     pub map_updates: u64,
     pub fts_puts: u64,
     pub fts_deletes: u64,
+    /// FTS items in the other format's layout deleted (`--remove-foreign`).
+    pub foreign_removed: u64,
     /// Read requests (Scan, BatchGetItem, Query), CONFIG included.
     pub read_requests: u64,
 }
@@ -124,6 +131,7 @@ impl Counts {
         self.map_updates += o.map_updates;
         self.fts_puts += o.fts_puts;
         self.fts_deletes += o.fts_deletes;
+        self.foreign_removed += o.foreign_removed;
         self.read_requests += o.read_requests;
     }
 }
@@ -138,21 +146,30 @@ pub enum Category {
     WrongMapValues,
     /// A map entry whose tag item is gone.
     StaleMapEntries,
+    /// An attribute of the target its sources say otherwise (`main`: a
+    /// run's `run_name` / `lsi4sk` against its `mlflow.runName` tag).
+    StaleAttributes,
     /// FTS items (forward and reverse counted apart) that should exist.
     MissingFtsItems,
     /// FTS items that should not exist.
     ExtraFtsItems,
+    /// FTS items in the other table format's layout (a run with the wrong
+    /// `TABLE_FORMAT` wrote them): no search of this format reads them.
+    /// `backfill --remove-foreign` deletes them.
+    ForeignFormat,
     /// Targets that could not be reconciled (error message, no values).
     Errors,
 }
 
 impl Category {
-    pub const ALL: [Category; 6] = [
+    pub const ALL: [Category; 8] = [
         Category::MissingMapEntries,
         Category::WrongMapValues,
         Category::StaleMapEntries,
+        Category::StaleAttributes,
         Category::MissingFtsItems,
         Category::ExtraFtsItems,
+        Category::ForeignFormat,
         Category::Errors,
     ];
 }
@@ -187,7 +204,13 @@ impl DriftReport {
         self.categories.get(&c).map_or(0, |r| r.count)
     }
 
-    fn add(&mut self, c: Category, n: u64, example: impl FnOnce() -> String, max: usize) {
+    pub(crate) fn add(
+        &mut self,
+        c: Category,
+        n: u64,
+        example: impl FnOnce() -> String,
+        max: usize,
+    ) {
         if n == 0 {
             return;
         }
@@ -246,6 +269,9 @@ impl DriftReport {
             for (attr, key) in entries {
                 self.add(cat, 1, || format!("{t} {attr}[{key}]"), max);
             }
+        }
+        for attr in &d.stale_attributes {
+            self.add(Category::StaleAttributes, 1, || format!("{t} {attr}"), max);
         }
         for (cat, n) in [
             (Category::MissingFtsItems, d.missing_fts_items),

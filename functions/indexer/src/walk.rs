@@ -8,15 +8,15 @@ use std::time::{Duration, Instant};
 
 use mlflow_ddb_aws::Store;
 use mlflow_ddb_core::config::Config;
-use mlflow_ddb_core::format::Profile;
+use mlflow_ddb_core::format::{is_foreign_fts_sk, Profile};
 use mlflow_ddb_core::item::{AttributeValue, ItemKey, PK, SK};
 use mlflow_ddb_core::keys::{ItemKind, Relevance};
 use mlflow_ddb_core::plan::reads_for;
-use mlflow_ddb_engine::{load_config, reconcile_targets, MeteredStore, Mode};
+use mlflow_ddb_engine::{load_config, reconcile_targets, FormatResolver, MeteredStore, Mode};
 use tracing::{info, warn};
 
 use crate::error::IndexerError;
-use crate::state::{Counts, DriftReport, SegmentState, WalkMode};
+use crate::state::{Category, Counts, DriftReport, SegmentState, WalkMode};
 
 /// DynamoDB's largest `TotalSegments`.
 pub const MAX_SEGMENTS: u32 = 1_000_000;
@@ -44,17 +44,18 @@ impl Default for Settings {
 /// What an invocation needs, built once.
 pub struct Deps {
     pub store: Arc<dyn Store>,
-    pub profile: &'static Profile,
+    /// The table's format, detected before the first read (cached).
+    pub format: FormatResolver,
     pub settings: Settings,
     /// Items scanned, shared with a progress display (CLI).
     pub progress: Arc<AtomicU64>,
 }
 
 impl Deps {
-    pub fn new(store: Arc<dyn Store>, profile: &'static Profile, settings: Settings) -> Self {
+    pub fn new(store: Arc<dyn Store>, format: FormatResolver, settings: Settings) -> Self {
         Deps {
             store,
-            profile,
+            format,
             settings,
             progress: Arc::default(),
         }
@@ -99,6 +100,7 @@ pub async fn handle(
     if state.done {
         return Ok(state);
     }
+    let profile = deps.format.profile().await.map_err(IndexerError::Format)?;
     let store = MeteredStore::new(deps.store.clone());
     let config = load_config(&store).await?;
     let mode = match (state.mode, state.dry_run) {
@@ -146,23 +148,31 @@ pub async fn handle(
             }
         };
         let mut seen = HashSet::new();
-        let targets: Vec<ItemKey> = page
+        let keys = page
             .items
             .iter()
             .filter_map(|i| match (i.get(PK), i.get(SK)) {
-                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => target_of(
-                    deps.profile,
-                    &config,
-                    &ItemKey::new(pk.as_str(), sk.as_str()),
-                ),
+                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+                    Some(ItemKey::new(pk.as_str(), sk.as_str()))
+                }
                 _ => None,
-            })
-            .filter(|k| seen.insert(k.clone()))
-            .collect();
+            });
+        let mut foreign = Vec::new();
+        let mut targets = Vec::new();
+        for key in keys {
+            if is_foreign_fts_sk(profile, &key.sk) {
+                foreign.push(key);
+            } else if let Some(t) = target_of(profile, &config, &key) {
+                if seen.insert(t.clone()) {
+                    targets.push(t);
+                }
+            }
+        }
+        remove_foreign(&store, &state, foreign, &mut counts, &mut drift).await;
         counts.targets += targets.len() as u64;
         let mut outcomes = reconcile_targets(
             &store,
-            deps.profile,
+            profile,
             &config,
             &targets,
             mode,
@@ -184,7 +194,7 @@ pub async fn handle(
             );
             let again = reconcile_targets(
                 &store,
-                deps.profile,
+                profile,
                 &config,
                 &retry,
                 mode,
@@ -195,6 +205,11 @@ pub async fn handle(
             outcomes.extend(again);
         }
         for o in &outcomes {
+            if o.result.as_ref().is_err_and(|e| e.is_index_type_mismatch()) {
+                // The table under this name is not in the format read at
+                // start: the next invocation reads it again.
+                deps.format.invalidate();
+            }
             drift.record(&mut counts, o, state.examples);
         }
         counts.pages += 1;
@@ -225,4 +240,51 @@ pub async fn handle(
     let max = state.examples;
     state.drift.merge(&drift, max);
     Ok(state)
+}
+
+/// Report the FTS items of a page that are in the other format's layout
+/// (category `foreign_format`), and in a backfill with `remove_foreign`
+/// delete them (or count the requests, in a dry run). A failed delete is an
+/// error of the walk, never silent.
+async fn remove_foreign(
+    store: &MeteredStore,
+    state: &SegmentState,
+    foreign: Vec<ItemKey>,
+    counts: &mut Counts,
+    drift: &mut DriftReport,
+) {
+    if foreign.is_empty() {
+        return;
+    }
+    let n = foreign.len() as u64;
+    let first = foreign[0].clone();
+    drift.add(
+        Category::ForeignFormat,
+        n,
+        || format!("{first} (+{})", n - 1),
+        state.examples,
+    );
+    if state.mode != WalkMode::Backfill || !state.remove_foreign {
+        return;
+    }
+    if state.dry_run {
+        counts.writes += n.div_ceil(mlflow_ddb_engine::ITEMS_PER_BATCH_WRITE as u64);
+        return;
+    }
+    match store.batch_write(Vec::new(), foreign).await {
+        Ok(w) => {
+            counts.writes += u64::from(w.requests);
+            counts.foreign_removed += w.items as u64;
+        }
+        Err(e) => {
+            warn!(segment = state.segment, error = %e, "deleting foreign-format FTS items failed");
+            counts.errors += 1;
+            drift.add(
+                Category::Errors,
+                1,
+                || format!("{first}: {e}"),
+                state.examples,
+            );
+        }
+    }
 }

@@ -21,7 +21,7 @@ use materializer::lambda::MetricsSink;
 use materializer::tail::{tail, TailOptions, TailSummary};
 use mlflow_ddb_aws::testkit::{clients, item, s, unique_name, TestTable};
 use mlflow_ddb_aws::{describe_table, Store, StreamReader};
-use mlflow_ddb_core::format::{Profile, TableFormat};
+use mlflow_ddb_core::format::TableFormat;
 use mlflow_ddb_core::item::{AttributeValue, ItemKey};
 use mlflow_ddb_engine::{ConfigCache, MeteredStore, RequestCounts};
 
@@ -30,7 +30,7 @@ fn deps(store: Arc<dyn Store>) -> Deps {
         store,
         dlq: None,
         streams: None,
-        profile: Profile::of(TableFormat::V0_1),
+        format: mlflow_ddb_engine::FormatResolver::fixed(TableFormat::V0_1),
         config: ConfigCache::default(),
         settings: Settings::default(),
     }

@@ -46,7 +46,7 @@ use mlflow_ddb_core::keys::{ItemKind, Relevance};
 use mlflow_ddb_core::plan::{cascade_partition, targets_of, ttl_cascade};
 use mlflow_ddb_core::stream::{decode_json_record_gated, Change, EventName, Gated, Images};
 use mlflow_ddb_core::CoreError;
-use mlflow_ddb_engine::{reconcile_targets, ConfigCache, EngineError, Mode};
+use mlflow_ddb_engine::{reconcile_targets, ConfigCache, EngineError, FormatResolver, Mode};
 use serde_json::Value;
 use tracing::{debug, error, info, warn};
 
@@ -111,7 +111,8 @@ pub struct Deps {
     pub dlq: Option<Arc<dyn Queue>>,
     /// For on-failure destination messages (the records are read back).
     pub streams: Option<StreamReader>,
-    pub profile: &'static Profile,
+    /// The table's format, detected once (see `mlflow_ddb_engine::format`).
+    pub format: FormatResolver,
     pub config: ConfigCache,
     pub settings: Settings,
 }
@@ -138,6 +139,9 @@ pub struct BatchResult {
     pub cut_reason: Option<String>,
     /// Replay only: records that failed permanently (index, error).
     pub permanent: Vec<(usize, EnvelopeError)>,
+    /// The table's format was refused or could not be read: nothing was
+    /// done, and the invocation must fail as a whole.
+    pub format_error: Option<EngineError>,
 }
 
 impl BatchResult {
@@ -251,7 +255,21 @@ pub async fn process_records(
         }
     }
 
-    let profile = deps.profile;
+    let profile = match deps.format.profile().await {
+        Ok(p) => p,
+        Err(e) => {
+            // A refused or unreadable format: nothing may be written. The
+            // whole invocation fails, so Lambda retries the batch and the
+            // Errors alarm fires; no record is skipped.
+            error!(error = %e, "table format: nothing written, the batch fails");
+            if !records.is_empty() {
+                result.cut = Some(0);
+            }
+            result.cut_reason = Some(e.to_string());
+            result.format_error = Some(e);
+            return finish(deps, result);
+        }
+    };
     // The key first: our own writes, irrelevant items and CONFIG changes are
     // sorted out without decoding their images.
     let (early, mut changes) = decode_batch(profile, records);
@@ -340,6 +358,7 @@ pub async fn process_records(
         for chunk in units.chunks(deps.settings.chunk_units.max(1)) {
             run_chunk(
                 deps,
+                profile,
                 config,
                 chunk,
                 deadline,
@@ -672,6 +691,7 @@ async fn current_change(store: &dyn Store, change: &Change) -> Result<Change, Aw
 /// Execute one chunk of units, retrying transient failures.
 async fn run_chunk(
     deps: &Deps,
+    profile: &Profile,
     config: &Config,
     chunk: &[Unit],
     deadline: Instant,
@@ -699,7 +719,7 @@ async fn run_chunk(
                 stop_at.into(),
                 reconcile_targets(
                     &*deps.store,
-                    deps.profile,
+                    profile,
                     config,
                     &targets,
                     Mode::Apply,
@@ -744,6 +764,13 @@ async fn run_chunk(
                     Err(e) if e.is_transient() => {
                         debug!(pk = %o.target.pk, sk = %o.target.sk, error = %e, "transient failure");
                         failed.push((unit, e.to_string()));
+                    }
+                    Err(e) if e.is_index_type_mismatch() => {
+                        // The table is not in the format planned for: read
+                        // it again; the batch is retried, never dead-lettered.
+                        warn!(pk = %o.target.pk, sk = %o.target.sk, error = %e, "index key type mismatch: the table format is read again");
+                        deps.format.invalidate();
+                        states.insert(unit, (UnitState::Transient(e.to_string()), retry + 1));
                     }
                     Err(e) => {
                         warn!(pk = %o.target.pk, sk = %o.target.sk, error = %e, "permanent failure");

@@ -27,6 +27,10 @@ pub enum HandlerError {
         "records from index {0} must be retried and none of them has a SequenceNumber to report"
     )]
     Unidentifiable(usize),
+    /// The table's format was refused or could not be read: nothing was
+    /// written; the whole batch is retried.
+    #[error(transparent)]
+    Format(mlflow_ddb_engine::EngineError),
 }
 
 /// Where metric lines go.
@@ -101,7 +105,10 @@ pub async fn stream_batch(
             &empty
         }
     };
-    let result = process_records(deps, records, Origin::Stream, deadline).await;
+    let mut result = process_records(deps, records, Origin::Stream, deadline).await;
+    if let Some(e) = result.format_error.take() {
+        return (Err(HandlerError::Format(e)), result.stats);
+    }
     let failures = match result.cut {
         None => Vec::new(),
         Some(cut) => match result.failure_identifier(records) {

@@ -19,9 +19,9 @@ use materializer::tail::{tail, TailOptions};
 use mlflow_ddb_aws::{
     describe_table, ClientOptions, Clients, DynamoStore, Queue, SqsQueue, StreamReader,
 };
-use mlflow_ddb_core::format::TableFormat;
+use mlflow_ddb_core::format::FormatSetting;
 use mlflow_ddb_engine::runtime::{deadline_instant, env_or, init_tracing};
-use mlflow_ddb_engine::ConfigCache;
+use mlflow_ddb_engine::{ConfigCache, FormatResolver};
 use serde_json::Value;
 
 #[derive(Parser)]
@@ -87,12 +87,12 @@ enum Command {
 }
 
 struct Env {
-    format: TableFormat,
+    format: FormatSetting,
     settings: Settings,
 }
 
 fn read_env() -> anyhow::Result<Env> {
-    let format: TableFormat = env_or("TABLE_FORMAT", "v0.1").parse()?;
+    let format: FormatSetting = env_or("TABLE_FORMAT", "auto").parse()?;
     let concurrency: usize = env_or("CONCURRENCY", "16")
         .parse()
         .context("CONCURRENCY must be a positive integer")?;
@@ -106,11 +106,12 @@ fn read_env() -> anyhow::Result<Env> {
 }
 
 fn deps(clients: &Clients, table: &str, env: &Env, dlq: Option<Arc<dyn Queue>>) -> Deps {
+    let store = Arc::new(DynamoStore::new(clients, table));
     Deps {
-        store: Arc::new(DynamoStore::new(clients, table)),
+        store: store.clone(),
         dlq,
         streams: Some(StreamReader::new(clients)),
-        profile: env.format.profile(),
+        format: FormatResolver::detect(env.format, store),
         config: ConfigCache::default(),
         settings: Settings {
             table_name: table.to_owned(),

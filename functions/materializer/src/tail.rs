@@ -63,6 +63,9 @@ pub struct TailOptions {
 pub enum TailError {
     #[error("stream: {0}")]
     Stream(#[from] AwsError),
+    /// The table's format was refused or unreadable: nothing was read or written.
+    #[error(transparent)]
+    Format(mlflow_ddb_engine::EngineError),
     #[error("checkpoint file {path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
     #[error("records {start}..{end} of shard {shard} failed {retries} retries and no DLQ is configured (--dlq-url)")]
@@ -84,6 +87,8 @@ pub enum TailError {
 #[derive(Debug, Default, Serialize)]
 pub struct TailSummary {
     pub stream_arn: String,
+    /// The table's format, as detected before the first record.
+    pub format: Option<mlflow_ddb_core::format::TableFormat>,
     pub shards: usize,
     pub invocations: u64,
     pub batches_retried: u64,
@@ -226,6 +231,8 @@ pub async fn tail(
     opts: &TailOptions,
 ) -> Result<TailSummary, TailError> {
     let started = Instant::now();
+    // Before the first record: a table in the other format stops here.
+    let format = deps.format.resolve().await.map_err(TailError::Format)?;
     let checkpoints = match &opts.checkpoint {
         Some(p) => Checkpoints::load(p)?,
         None => Checkpoints::default(),
@@ -236,6 +243,7 @@ pub async fn tail(
         checkpoints,
         summary: TailSummary {
             stream_arn: opts.stream_arn.clone(),
+            format: Some(format.format),
             ..TailSummary::default()
         },
         lags: Vec::new(),

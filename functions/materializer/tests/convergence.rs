@@ -2,6 +2,8 @@
 //! batch splits, duplicates, redeliveries of old records and DLQ-style
 //! replays, converges to the same table as a clean, in-order run.
 //! (In memory: the claim is about the handler's logic, not the transport.)
+//! Both table formats; in `main` the writer behaves as `main`'s store does
+//! (a run's name and its `mlflow.runName` tag are written together).
 //!
 //! An experiment is deleted the way MLflow data goes: by the TTL service
 //! (which makes the materializer expire the rest of its partition), and its
@@ -18,7 +20,7 @@ use materializer::handler::{Deps, Settings};
 use materializer::lambda::{handle, MetricsSink};
 use mlflow_ddb_aws::testkit::{item, s};
 use mlflow_ddb_aws::{MemoryStore, Store};
-use mlflow_ddb_core::format::{Profile, TableFormat};
+use mlflow_ddb_core::format::TableFormat;
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
 use mlflow_ddb_engine::ConfigCache;
 use proptest::prelude::*;
@@ -39,18 +41,24 @@ enum Op {
 }
 
 const NAMES: [&str; 3] = ["alpha beta", "gamma", "Delta run"];
-const KEYS: [&str; 4] = ["mlflow.a", "mlflow.b#é", "team.x", "other"];
+const KEYS: [&str; 5] = [
+    "mlflow.a",
+    "mlflow.b#é",
+    "team.x",
+    "other",
+    "mlflow.runName",
+];
 const VALUES: [&str; 3] = ["v1", "two words", ""];
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (0..2usize, 0..3usize).prop_map(|(e, n)| Op::ExpName(e, n)),
         (0..2usize).prop_map(Op::DeleteExp),
-        (0..2usize, 0..4usize, 0..3usize).prop_map(|(e, k, v)| Op::ExpTag(e, k, v)),
-        (0..2usize, 0..4usize).prop_map(|(e, k)| Op::DeleteExpTag(e, k)),
+        (0..2usize, 0..5usize, 0..3usize).prop_map(|(e, k, v)| Op::ExpTag(e, k, v)),
+        (0..2usize, 0..5usize).prop_map(|(e, k)| Op::DeleteExpTag(e, k)),
         (0..3usize).prop_map(Op::RunName),
-        (0..4usize, 0..3usize).prop_map(|(k, v)| Op::RunTag(k, v)),
-        (0..4usize).prop_map(Op::DeleteRunTag),
+        (0..5usize, 0..3usize).prop_map(|(k, v)| Op::RunTag(k, v)),
+        (0..5usize).prop_map(Op::DeleteRunTag),
         (0..4usize, 0..3usize).prop_map(|(k, v)| Op::RunParam(k, v)),
         (0..4usize).prop_map(Op::DeleteRunParam),
     ]
@@ -66,13 +74,14 @@ fn tag(pk: &str, sk: &str, key: &str, value: &str) -> Item {
 
 /// The table and its stream, as the writer produces them.
 struct Writer {
+    format: TableFormat,
     table: Arc<MemoryStore>,
     stream: Vec<Value>,
     deleted: std::collections::HashSet<usize>,
 }
 
 impl Writer {
-    fn new() -> Self {
+    fn new(format: TableFormat) -> Self {
         let config = [
             item(
                 "CONFIG",
@@ -89,6 +98,7 @@ impl Writer {
             ),
         ];
         let mut w = Writer {
+            format,
             table: Arc::new(MemoryStore::new()),
             stream: Vec::new(),
             deleted: Default::default(),
@@ -185,6 +195,15 @@ impl Writer {
         self.put(i);
     }
 
+    fn rename_run(&mut self, name: &str) {
+        let lower = name.to_lowercase();
+        self.update(
+            "EXP#1",
+            "R#r1",
+            &[("run_name", s(name)), ("lsi4sk", s(&lower))],
+        );
+    }
+
     fn apply(&mut self, op: &Op) {
         let e = match *op {
             Op::ExpName(e, _) | Op::DeleteExp(e) | Op::ExpTag(e, _, _) | Op::DeleteExpTag(e, _) => {
@@ -208,13 +227,32 @@ impl Writer {
                 VALUES[v],
             )),
             Op::DeleteExpTag(e, k) => self.delete(&exp(e), &format!("E#TAG#{}", KEYS[k])),
+            Op::RunName(n) if self.format == TableFormat::Main => {
+                // main's update_run_info: name and lsi4sk, then the tag.
+                self.rename_run(NAMES[n]);
+                self.put(tag(
+                    "EXP#1",
+                    "R#r1#TAG#mlflow.runName",
+                    "mlflow.runName",
+                    NAMES[n],
+                ));
+            }
             Op::RunName(n) => self.update("EXP#1", "R#r1", &[("run_name", s(NAMES[n]))]),
-            Op::RunTag(k, v) => self.put(tag(
-                "EXP#1",
-                &format!("R#r1#TAG#{}", KEYS[k]),
-                KEYS[k],
-                VALUES[v],
-            )),
+            Op::RunTag(k, v) => {
+                self.put(tag(
+                    "EXP#1",
+                    &format!("R#r1#TAG#{}", KEYS[k]),
+                    KEYS[k],
+                    VALUES[v],
+                ));
+                // main's _write_run_tag syncs the name from a non-empty tag.
+                if self.format == TableFormat::Main
+                    && KEYS[k] == "mlflow.runName"
+                    && !VALUES[v].is_empty()
+                {
+                    self.rename_run(VALUES[v]);
+                }
+            }
             Op::DeleteRunTag(k) => self.delete("EXP#1", &format!("R#r1#TAG#{}", KEYS[k])),
             Op::RunParam(k, v) => self.put(tag(
                 "EXP#1",
@@ -227,12 +265,12 @@ impl Writer {
     }
 }
 
-fn deps(store: Arc<dyn Store>) -> Deps {
+fn deps(store: Arc<dyn Store>, format: TableFormat) -> Deps {
     Deps {
         store,
         dlq: None,
         streams: None,
-        profile: Profile::of(TableFormat::V0_1),
+        format: mlflow_ddb_engine::FormatResolver::fixed(format),
         config: ConfigCache::default(),
         settings: Settings {
             retry_base: Duration::from_millis(1),
@@ -298,22 +336,23 @@ proptest! {
 
     #[test]
     fn noisy_delivery_converges_to_the_clean_run(
+        format in prop_oneof![Just(TableFormat::V0_1), Just(TableFormat::Main)],
         segments in prop::collection::vec((prop::collection::vec(op(), 1..8), delivery()), 1..5)
     ) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             // Clean: every write, then the stream once, in order, one batch.
-            let mut clean = Writer::new();
+            let mut clean = Writer::new(format);
             for (ops, _) in &segments {
                 for o in ops { clean.apply(o); }
             }
             let stream = clean.stream.clone();
-            deliver(&deps(clean.table.clone()), &stream).await;
+            deliver(&deps(clean.table.clone(), format), &stream).await;
 
             // Noisy: writes and deliveries interleaved; random batch splits,
             // duplicates, old records again, DLQ replays.
-            let mut noisy = Writer::new();
-            let d = deps(noisy.table.clone());
+            let mut noisy = Writer::new(format);
+            let d = deps(noisy.table.clone(), format);
             let mut done = 0;
             for (ops, how) in &segments {
                 for o in ops { noisy.apply(o); }

@@ -14,7 +14,7 @@ use mlflow_ddb_aws::{
     AwsError, ExpireReport, Failure, MemoryQueue, MemoryStore, Queue, QueueMessage, ScanPage,
     Store, UpdateOutcome, WriteStats,
 };
-use mlflow_ddb_core::format::{Profile, TableFormat};
+use mlflow_ddb_core::format::TableFormat;
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
 use mlflow_ddb_engine::ConfigCache;
 use serde_json::{json, Value};
@@ -86,7 +86,7 @@ fn deps(store: Arc<dyn Store>, dlq: Option<Arc<dyn Queue>>) -> Deps {
         store,
         dlq,
         streams: None,
-        profile: Profile::of(TableFormat::V0_1),
+        format: mlflow_ddb_engine::FormatResolver::fixed(TableFormat::V0_1),
         config: ConfigCache::default(),
         settings: settings(),
     }
@@ -123,6 +123,7 @@ fn failures(resp: &Value) -> Vec<String> {
 enum Fail {
     Throttle,
     TooLarge,
+    TypeMismatch,
 }
 
 /// A [`MemoryStore`] whose reads/writes on one partition fail `times` times.
@@ -155,6 +156,11 @@ impl Flaky {
             Fail::TooLarge => (
                 "ValidationException",
                 "Item size has exceeded the maximum allowed size",
+                400,
+            ),
+            Fail::TypeMismatch => (
+                "ValidationException",
+                "One or more parameter values were invalid: Type mismatch for Index Key lsi2sk Expected: S Actual: N IndexName: lsi2",
                 400,
             ),
         };
@@ -201,6 +207,14 @@ impl Store for Flaky {
     ) -> Result<UpdateOutcome, AwsError> {
         self.check("update", &key.pk)?;
         self.inner.update_map(key, attr, set, remove).await
+    }
+    async fn update_attrs(
+        &self,
+        key: &ItemKey,
+        set: &BTreeMap<String, AttributeValue>,
+    ) -> Result<UpdateOutcome, AwsError> {
+        self.check("update", &key.pk)?;
+        self.inner.update_attrs(key, set).await
     }
     async fn expire(&self, keys: &[ItemKey], now: i64) -> Result<ExpireReport, AwsError> {
         self.inner.expire(keys, now).await
@@ -340,6 +354,38 @@ async fn a_transient_failure_that_clears_is_retried_in_the_function() {
         tags_of(&mem, "EXP#2", "E#META").get("mlflow.b"),
         Some(&s("2"))
     );
+}
+
+/// A write refused for an index-key type mismatch means the table under
+/// the name is not in the format read at start: the format is read again,
+/// and the record is retried (never dead-lettered as poison).
+#[tokio::test]
+async fn a_type_mismatch_rereads_the_format_and_retries_instead_of_dead_lettering() {
+    let mem = base_store();
+    mem.declare_format(TableFormat::V0_1);
+    let flaky = Arc::new(Flaky::new(
+        mem.clone(),
+        "update",
+        "EXP#2",
+        1000,
+        Fail::TypeMismatch,
+    ));
+    let queue = Arc::new(MemoryQueue::new());
+    let mut d = deps(flaky, Some(queue.clone()));
+    d.format = mlflow_ddb_engine::FormatResolver::detect(
+        mlflow_ddb_core::format::FormatSetting::Auto,
+        mem.clone(),
+    );
+    assert_eq!(d.format.resolve().await.unwrap().format, TableFormat::V0_1);
+    // The table is swapped for a main one under the same name.
+    mem.declare_format(TableFormat::Main);
+    let records = tag_records();
+    let resp = handle(&d, event(records.clone()), deadline(), MetricsSink::Off)
+        .await
+        .unwrap();
+    assert_eq!(failures(&resp), vec!["200".to_owned()], "retried from the refused record");
+    assert!(queue.messages().is_empty(), "nothing dead-lettered");
+    assert_eq!(d.format.resolve().await.unwrap().format, TableFormat::Main);
 }
 
 #[tokio::test]

@@ -30,12 +30,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use mlflow_ddb_aws::{AwsError, ExpireOutcome, Store};
-use mlflow_ddb_core::format::TableFormat;
 use mlflow_ddb_core::item::{ItemKey, PK, SK};
 use mlflow_ddb_core::sweep::{
     breaker, checkpoint_key, Census, Checkpoint, Decision, OrphanCounts, OrphanGroup,
     SegmentPosition, Summary, SCAN_PROJECTION,
 };
+use mlflow_ddb_engine::FormatResolver;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
@@ -56,6 +56,9 @@ pub enum SweepError {
     Store(#[from] AwsError),
     #[error("a sweep task failed: {0}")]
     Task(String),
+    /// The table's format was refused or unreadable: nothing was written.
+    #[error(transparent)]
+    Format(mlflow_ddb_engine::EngineError),
 }
 
 /// What [`sweep`] needs, built once per process.
@@ -63,7 +66,8 @@ pub enum SweepError {
 pub struct Deps {
     pub store: Arc<dyn Store>,
     pub table: String,
-    pub format: TableFormat,
+    /// The table's format, detected before the first scan (cached).
+    pub format: Arc<FormatResolver>,
     /// Defaults for options an event does not set.
     pub defaults: SweepOptions,
 }
@@ -126,10 +130,13 @@ pub async fn sweep(
     progress: Arc<dyn Progress>,
 ) -> Result<Outcome, SweepError> {
     let started = Instant::now();
+    // Before anything is read: a table in the other format stops here.
+    let format = deps.format.resolve().await.map_err(SweepError::Format)?;
     let store = deps.store.clone();
     let requests = Arc::new(AtomicU64::new(0));
     let mut summary = Summary {
         table: deps.table.clone(),
+        format: Some(format.format),
         dry_run: opts.dry_run,
         ..Summary::default()
     };
@@ -157,7 +164,7 @@ pub async fn sweep(
     summary.resumed = checkpoint.is_resumed();
 
     // 2. Scan (segments in parallel, keys and ttl only) into the census.
-    let census = Arc::new(Mutex::new(Census::new(deps.format.profile())));
+    let census = Arc::new(Mutex::new(Census::new(format.profile())));
     let scan = scan_all(
         &store,
         &checkpoint,

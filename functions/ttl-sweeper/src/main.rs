@@ -15,9 +15,10 @@ use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lambda_runtime::{service_fn, LambdaEvent};
 use mlflow_ddb_aws::{ClientOptions, Clients, DynamoStore, ExpireVia, StoreOptions};
-use mlflow_ddb_core::format::TableFormat;
+use mlflow_ddb_core::format::FormatSetting;
 use mlflow_ddb_core::sweep::Summary;
 use mlflow_ddb_engine::runtime::{init_tracing, now_ms};
+use mlflow_ddb_engine::FormatResolver;
 use ttl_sweeper::{emf, sweep, Budget, Deps, Progress, SweepOptions};
 
 const FUNCTION: &str = "ttl-sweeper";
@@ -52,9 +53,10 @@ struct Cli {
     /// Stop after this many seconds (leaving a checkpoint).
     #[arg(long)]
     max_seconds: Option<u64>,
-    /// Table format: v0.1 or main (default: TABLE_FORMAT, else v0.1).
+    /// Table format: auto (follow the table), v0.1 or main; a format the
+    /// table is not in is refused (default: TABLE_FORMAT, else auto).
     #[arg(long)]
-    format: Option<TableFormat>,
+    format: Option<FormatSetting>,
 }
 
 fn env_opt<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>>
@@ -84,7 +86,7 @@ fn defaults_from_env() -> anyhow::Result<SweepOptions> {
 
 async fn deps(
     table: String,
-    format: TableFormat,
+    format: FormatSetting,
     defaults: SweepOptions,
     attempt_timeout: Duration,
 ) -> anyhow::Result<Deps> {
@@ -110,10 +112,11 @@ async fn deps(
         },
     );
     tracing::debug!(partiql = store.expires_via_partiql(), "expiry path");
+    let store = Arc::new(store);
     Ok(Deps {
-        store: Arc::new(store),
+        store: store.clone(),
         table,
-        format,
+        format: Arc::new(FormatResolver::detect(format, store)),
         defaults,
     })
 }

@@ -424,3 +424,46 @@ async fn an_early_stop_leaves_a_checkpoint_and_the_next_run_finishes_without_exp
         }
     }
 }
+
+/// Both directions: the wrong `TABLE_FORMAT` is refused before the scan
+/// (nothing written), and `auto` follows the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_table_format_is_refused_and_auto_follows_the_table() {
+    use mlflow_ddb_core::format::{FormatSetting, TableFormat};
+    use mlflow_ddb_engine::FormatResolver;
+    for format in [TableFormat::V0_1, TableFormat::Main] {
+        let t = TestTable::new(format.as_str(), false).await;
+        let store = Arc::new(t.store());
+        let mut items = experiment("gone", false, 1);
+        items.extend(experiment("live", true, 1));
+        store.batch_write(items, Vec::new()).await.unwrap();
+        let before = all_items(&*store).await;
+        let now = epoch_seconds();
+        let opts = lenient();
+        let mut d = deps(store.clone(), &t.name, opts.clone());
+        d.format = Arc::new(FormatResolver::detect(
+            FormatSetting::Fixed(format.other()),
+            store.clone(),
+        ));
+        let err = sweep(&d, &opts, now, &Budget::default(), Arc::new(NoProgress))
+            .await
+            .expect_err("the wrong format must be refused");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(format.as_str()) && msg.contains("TABLE_FORMAT"),
+            "{msg}"
+        );
+        assert_eq!(
+            all_items(&*store).await,
+            before,
+            "{format}: nothing written"
+        );
+
+        d.format = Arc::new(FormatResolver::detect(FormatSetting::Auto, store.clone()));
+        let out = sweep(&d, &opts, now, &Budget::default(), Arc::new(NoProgress))
+            .await
+            .expect("auto");
+        assert_eq!(out.summary.format, Some(format));
+        assert!(out.summary.items_expired > 0, "{format}: {:?}", out.summary);
+    }
+}

@@ -22,6 +22,9 @@ use mlflow_ddb_core::config::{
     Config, CONFIG_PK, DENORMALIZE_TAGS_SK, EXPERIMENT_DENORMALIZE_TAGS_PREFIX,
     FTS_TRIGRAM_FIELDS_SK, TTL_POLICY_SK,
 };
+use mlflow_ddb_core::format::{
+    detect_format, Detection, FormatEvidence, FormatSetting, TableFormat,
+};
 use mlflow_ddb_core::item::{AttributeValue, Item, SK};
 use serde::Serialize;
 
@@ -95,6 +98,9 @@ pub struct Report {
     /// CDK app wants), when a stream is enabled.
     pub stream_arn: Option<String>,
     pub stream_view_type: Option<String>,
+    /// The table's format (`v0.1`, `main`), when it could be told, and how.
+    pub format: Option<TableFormat>,
+    pub format_evidence: Option<String>,
     /// True when no check failed (warnings and skipped checks allowed).
     pub is_up_to_date: bool,
     pub checks: Vec<Check>,
@@ -119,6 +125,9 @@ pub struct Facts {
     pub config_items: Vec<Item>,
     /// `None`: mapping check not asked for.
     pub mapping: Option<MappingFacts>,
+    /// What `TABLE_FORMAT` says, and what the table shows of its format.
+    pub format_setting: FormatSetting,
+    pub format_evidence: FormatEvidence,
 }
 
 fn sk_of(item: &Item) -> Option<&str> {
@@ -234,6 +243,9 @@ pub fn assess(facts: &Facts) -> Report {
         }
     });
 
+    let detection = detect_format(facts.format_setting, t, &facts.format_evidence);
+    checks.push(format_check(t, facts.format_setting, &detection));
+
     checks.push(match &facts.mapping {
         None => Check {
             name: "mapping",
@@ -248,8 +260,50 @@ pub fn assess(facts: &Facts) -> Report {
         table: t.clone(),
         stream_arn: s.stream_arn.clone(),
         stream_view_type: s.stream_view_type.clone(),
+        format: detection.as_ref().ok().map(|d| d.format),
+        format_evidence: detection.as_ref().ok().map(|d| d.evidence.clone()),
         is_up_to_date: checks.iter().all(|c| c.status != Status::Fail),
         checks,
+    }
+}
+
+/// The table's format: which one, the evidence, and a refused setting or
+/// leftovers of a wrong-format run.
+fn format_check(
+    table: &str,
+    setting: FormatSetting,
+    detection: &Result<Detection, mlflow_ddb_core::CoreError>,
+) -> Check {
+    match detection {
+        Ok(d) if d.foreign_samples.is_empty() => Check {
+            name: "format",
+            status: Status::Ok,
+            detail: format!("{} ({}; TABLE_FORMAT={setting})", d.format, d.evidence),
+            fix: None,
+        },
+        Ok(d) => Check {
+            name: "format",
+            status: Status::Warn,
+            detail: format!(
+                "{} ({}), but FTS items in the {} layout were found, e.g. {}",
+                d.format,
+                d.evidence,
+                d.format.other(),
+                d.foreign_samples[0]
+            ),
+            fix: Some(format!(
+                "indexer verify --table {table}, then indexer backfill --table {table} --remove-foreign"
+            )),
+        },
+        Err(e) => Check {
+            name: "format",
+            status: Status::Fail,
+            detail: e.to_string(),
+            fix: Some(match setting {
+                FormatSetting::Fixed(_) => "unset TABLE_FORMAT (auto follows the table), or point the functions at a table of that format".into(),
+                FormatSetting::Auto => "set TABLE_FORMAT=v0.1 or TABLE_FORMAT=main for this table".into(),
+            }),
+        },
     }
 }
 
@@ -366,6 +420,7 @@ pub async fn gather(
     store: &dyn Store,
     table: &str,
     mapping: Option<(&Mappings, &str)>,
+    format_setting: FormatSetting,
 ) -> Result<Facts, PreflightError> {
     let aws = |source| PreflightError::Aws {
         table: table.to_owned(),
@@ -375,6 +430,9 @@ pub async fn gather(
         .await
         .map_err(aws)?;
     let pitr = table::point_in_time_recovery(&clients.ddb, table)
+        .await
+        .map_err(aws)?;
+    let format_evidence = table::format_evidence(&clients.ddb, table)
         .await
         .map_err(aws)?;
     let config_items = store
@@ -404,6 +462,8 @@ pub async fn gather(
         pitr,
         config_items,
         mapping,
+        format_setting,
+        format_evidence,
     })
 }
 
@@ -413,8 +473,11 @@ pub async fn check(
     store: &dyn Store,
     table: &str,
     mapping: Option<(&Mappings, &str)>,
+    format_setting: FormatSetting,
 ) -> Result<Report, PreflightError> {
-    Ok(assess(&gather(clients, store, table, mapping).await?))
+    Ok(assess(
+        &gather(clients, store, table, mapping, format_setting).await?,
+    ))
 }
 
 /// What [`enable_stream`] did.
@@ -508,6 +571,11 @@ mod tests {
             pitr: true,
             config_items: seeded(),
             mapping: None,
+            format_setting: FormatSetting::Auto,
+            format_evidence: FormatEvidence {
+                lsi2sk_type: Some("S".into()),
+                forward_sks: Vec::new(),
+            },
         }
     }
 
@@ -536,6 +604,26 @@ mod tests {
             let needs_fix = matches!(c.status, Status::Fail | Status::Warn);
             assert_eq!(c.fix.is_some(), needs_fix, "fix of {c:?}");
         }
+    }
+
+    #[test]
+    fn the_format_is_reported_with_its_evidence_and_a_wrong_setting_fails() {
+        let r = assess(&facts());
+        assert_eq!(r.format, Some(TableFormat::V0_1));
+        assert!(render(&r).contains("v0.1 (lsi2sk declared S"), "{}", render(&r));
+
+        let mut main = facts();
+        main.format_evidence = FormatEvidence {
+            lsi2sk_type: Some("N".into()),
+            forward_sks: vec!["FTS#W#E#bold#1".into(), "FTS#W#bold#E#2".into()],
+        };
+        check(main.clone(), &[("format", Status::Warn)], true);
+        let r = assess(&main);
+        assert_eq!(r.format, Some(TableFormat::Main));
+        assert!(render(&r).contains("--remove-foreign"), "{}", render(&r));
+
+        main.format_setting = FormatSetting::Fixed(TableFormat::V0_1);
+        check(main, &[("format", Status::Fail)], false);
     }
 
     #[test]
@@ -682,6 +770,11 @@ mod tests {
         assert_eq!(v["is_up_to_date"], true);
         assert_eq!(v["stream_arn"], "arn:stream/1");
         assert_eq!(v["checks"][0]["name"], "table");
-        assert_eq!(v["checks"][5]["status"], "skipped");
+        assert_eq!(v["checks"][5]["name"], "format");
+        assert_eq!(v["format"], "v0.1");
+        assert!(v["format_evidence"]
+            .as_str()
+            .is_some_and(|e| e.contains("lsi2sk declared S")));
+        assert_eq!(v["checks"][6]["status"], "skipped");
     }
 }

@@ -63,7 +63,8 @@ async fn run(cli: Cli) -> Result<bool, Box<dyn std::error::Error>> {
                 None => None,
             };
             let mapping = mappings.as_ref().zip(function.as_deref());
-            let report = preflight::check(&clients, &store, &table, mapping).await?;
+            let setting = std::env::var("TABLE_FORMAT").unwrap_or_default().parse()?;
+            let report = preflight::check(&clients, &store, &table, mapping, setting).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -44,7 +44,7 @@ async fn no_stream_then_enable_then_up_to_date() {
     seed_config(&t).await;
     let store = t.store();
 
-    let before = preflight::check(&t.clients, &store, &t.name, None)
+    let before = preflight::check(&t.clients, &store, &t.name, None, Default::default())
         .await
         .unwrap();
     assert!(!before.is_up_to_date, "{}", preflight::render(&before));
@@ -61,7 +61,7 @@ async fn no_stream_then_enable_then_up_to_date() {
     assert!(!again.changed, "second enable must change nothing");
     assert_eq!(again.stream_arn, first.stream_arn);
 
-    let after = preflight::check(&t.clients, &store, &t.name, None)
+    let after = preflight::check(&t.clients, &store, &t.name, None, Default::default())
         .await
         .unwrap();
     assert!(after.is_up_to_date, "{}", preflight::render(&after));
@@ -81,6 +81,7 @@ async fn no_stream_then_enable_then_up_to_date() {
         &store,
         &t.name,
         Some((&lambda, "materializer-preflight-test")),
+        Default::default(),
     )
     .await
     .unwrap();
@@ -91,7 +92,7 @@ async fn no_stream_then_enable_then_up_to_date() {
 #[tokio::test]
 async fn a_table_without_config_items_is_not_up_to_date() {
     let t = TestTable::new("v0.1", true).await;
-    let r = preflight::check(&t.clients, &t.store(), &t.name, None)
+    let r = preflight::check(&t.clients, &t.store(), &t.name, None, Default::default())
         .await
         .unwrap();
     assert_eq!(status(&r, "stream"), Status::Ok);

@@ -79,7 +79,7 @@ pub fn stripped(table: &Table) -> Table {
 pub fn deps(store: Arc<dyn Store>) -> indexer::Deps {
     indexer::Deps::new(
         store,
-        v01(),
+        mlflow_ddb_engine::FormatResolver::fixed(mlflow_ddb_core::format::TableFormat::V0_1),
         indexer::Settings {
             concurrency: 8,
             reserve: std::time::Duration::ZERO,

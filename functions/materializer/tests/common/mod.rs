@@ -41,7 +41,9 @@ pub fn deps(
         store,
         dlq,
         streams,
-        profile: v01(),
+        format: mlflow_ddb_engine::FormatResolver::fixed(
+            mlflow_ddb_core::format::TableFormat::V0_1,
+        ),
         config: ConfigCache::default(),
         settings: settings(),
     }

@@ -94,6 +94,13 @@ impl Store for HookStore {
     ) -> Result<UpdateOutcome, AwsError> {
         self.inner.update_map(key, attr, set, remove).await
     }
+    async fn update_attrs(
+        &self,
+        key: &ItemKey,
+        set: &BTreeMap<String, AttributeValue>,
+    ) -> Result<UpdateOutcome, AwsError> {
+        self.inner.update_attrs(key, set).await
+    }
     async fn expire(&self, keys: &[ItemKey], now: i64) -> Result<ExpireReport, AwsError> {
         let c = self.before_expire.lock().unwrap().take();
         self.apply(c).await;
@@ -142,7 +149,7 @@ pub fn deps(store: Arc<dyn Store>, table: &str, defaults: SweepOptions) -> Deps 
     Deps {
         store,
         table: table.to_owned(),
-        format: TableFormat::V0_1,
+        format: Arc::new(mlflow_ddb_engine::FormatResolver::fixed(TableFormat::V0_1)),
         defaults,
     }
 }
