@@ -3,7 +3,10 @@
 //! replays, converges to the same table as a clean, in-order run.
 //! (In memory: the claim is about the handler's logic, not the transport.)
 //! Both table formats; in `main` the writer behaves as `main`'s store does
-//! (a run's name and its `mlflow.runName` tag are written together).
+//! (a run's name and its `mlflow.runName` tag are written together). The
+//! noisy run also interleaves the records of different items arbitrarily,
+//! keeping each item's own order, as the event source mapping does with a
+//! ParallelizationFactor above 1 (per-item order is all a stream promises).
 //!
 //! An experiment is deleted the way MLflow data goes: by the TTL service
 //! (which makes the materializer expire the rest of its partition), and its
@@ -188,11 +191,23 @@ impl Writer {
             .snapshot()
             .get(&key)
             .cloned()
-            .unwrap_or_else(|| item(pk, sk, [("tags", AttributeValue::M(HashMap::new()))]));
+            .unwrap_or_else(|| self.new_meta(pk, sk));
         for (k, v) in attrs {
             i.insert((*k).to_owned(), v.clone());
         }
         self.put(i);
+    }
+
+    /// A META item as the store creates it: empty maps (main's experiments
+    /// also get `tags_lower` and `tags_lower_rev`).
+    fn new_meta(&self, pk: &str, sk: &str) -> Item {
+        let empty = || AttributeValue::M(HashMap::new());
+        let mut i = item(pk, sk, [("tags", empty())]);
+        if self.format == TableFormat::Main && sk == "E#META" {
+            i.insert("tags_lower".into(), empty());
+            i.insert("tags_lower_rev".into(), empty());
+        }
+        i
     }
 
     fn rename_run(&mut self, name: &str) {
@@ -308,6 +323,8 @@ struct Delivery {
     redeliver: Vec<usize>,
     /// Indices (mod records so far) replayed as DLQ envelopes.
     replay: Vec<usize>,
+    /// Seed of the interleaving of different items' records.
+    interleave: u64,
 }
 
 fn delivery() -> impl Strategy<Value = Delivery> {
@@ -315,12 +332,63 @@ fn delivery() -> impl Strategy<Value = Delivery> {
         prop::collection::vec(1..6usize, 1..4),
         prop::collection::vec(any::<usize>(), 0..3),
         prop::collection::vec(any::<usize>(), 0..2),
+        any::<u64>(),
     )
-        .prop_map(|(splits, redeliver, replay)| Delivery {
+        .prop_map(|(splits, redeliver, replay, interleave)| Delivery {
             splits,
             redeliver,
             replay,
+            interleave,
         })
+}
+
+/// `records` reordered at random across items, each item's records still
+/// in their stream order.
+fn interleave(records: &[Value], seed: u64) -> Vec<Value> {
+    let key = |r: &Value| r["dynamodb"]["Keys"].to_string();
+    let mut queues: Vec<(String, std::collections::VecDeque<Value>)> = Vec::new();
+    for r in records {
+        let k = key(r);
+        match queues.iter_mut().find(|(q, _)| *q == k) {
+            Some((_, q)) => q.push_back(r.clone()),
+            None => queues.push((k, std::collections::VecDeque::from([r.clone()]))),
+        }
+    }
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut out = Vec::with_capacity(records.len());
+    while !queues.is_empty() {
+        let i = rng.usize(..queues.len());
+        if let Some(r) = queues[i].1.pop_front() {
+            out.push(r);
+        }
+        if queues[i].1.is_empty() {
+            queues.swap_remove(i);
+        }
+    }
+    out
+}
+
+#[test]
+fn interleaving_keeps_each_items_order() {
+    let rec = |k: &str, n: u32| json!({"dynamodb": {"Keys": {"SK": {"S": k}}}, "n": n});
+    let records: Vec<Value> = (0..40)
+        .map(|n| rec(["a", "b", "c"][n as usize % 3], n))
+        .collect();
+    let mut seen_other_order = false;
+    for seed in 0..20 {
+        let out = interleave(&records, seed);
+        assert_eq!(out.len(), records.len());
+        for k in ["a", "b", "c"] {
+            let ns: Vec<u64> = out
+                .iter()
+                .filter(|r| r["dynamodb"]["Keys"]["SK"]["S"] == k)
+                .map(|r| r["n"].as_u64().unwrap_or(0))
+                .collect();
+            assert!(ns.windows(2).all(|w| w[0] < w[1]), "{k}: {ns:?}");
+        }
+        seen_other_order |= out != records;
+    }
+    assert!(seen_other_order, "never reordered");
 }
 
 async fn deliver(d: &Deps, records: &[Value]) {
@@ -356,7 +424,7 @@ proptest! {
             let mut done = 0;
             for (ops, how) in &segments {
                 for o in ops { noisy.apply(o); }
-                let pending = noisy.stream[done..].to_vec();
+                let pending = interleave(&noisy.stream[done..], how.interleave);
                 done = noisy.stream.len();
                 let mut at = 0;
                 let mut i = 0;
