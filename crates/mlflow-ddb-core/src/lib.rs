@@ -13,6 +13,7 @@ pub mod pattern;
 
 pub use error::CoreError;
 pub mod keys;
+pub mod migrate;
 pub mod parity;
 pub mod plan;
 pub mod stream;
