@@ -19,7 +19,7 @@ help:
 	@echo "make enable-stream TABLE=T    turn on the NEW_AND_OLD_IMAGES stream of table T (idempotent)"
 
 test: lint
-	scripts/venv.sh emulator reference
+	scripts/venv.sh emulator reference main
 	# moto evaluates a PartiQL statement over every table it holds, so the PartiQL
 	# test gets an emulator of its own; the rest share one (fresh table per test).
 	scripts/emulator.sh run -- $(CARGO) test --locked -p mlflow-ddb-aws --test partiql

@@ -15,16 +15,23 @@
 //!
 //! Store-side steps: `scripts/demo/indexer_story.py` (also `make demo`).
 //! Run with `scripts/emulator.sh run -- cargo test -p indexer --test story`.
+//!
+//! The same for format `main` on a table the `main` store itself wrote
+//! (`scripts/venv.sh main`): see the last test.
+
+#[path = "../../materializer/tests/common/main_store.rs"]
+mod main_store;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 
+use main_store::{main_derived, run_session, strip_main, table_diff};
 use mlflow_ddb_aws::testkit::{self, unique_name};
 use mlflow_ddb_aws::{DynamoStore, Store};
 use mlflow_ddb_core::format::{Profile, TableFormat};
 use mlflow_ddb_core::fts::token_set;
-use mlflow_ddb_core::item::AttributeValue;
+use mlflow_ddb_core::item::{AttributeValue, ItemKey};
 use serde_json::Value;
 
 fn root() -> PathBuf {
@@ -224,6 +231,113 @@ async fn adding_a_pattern_hides_old_runs_until_the_indexer_backfills() {
     );
 
     // 4c. Clean, and idempotent.
+    let (code, v) = indexer("verify", &table);
+    assert_eq!(code, 0, "verify is clean: {v}");
+    let (code, again) = indexer("backfill", &table);
+    assert_eq!(code, 0);
+    assert_eq!(again["counts"]["writes"], 0, "{again}");
+}
+
+// ----- format `main`: the `main` store itself (.venv-main) -----------------
+
+/// The same story on a table written by the `main` store itself (MLflow's
+/// API, tests/coexist_main.py `both` of the materializer; `scripts/venv.sh
+/// main`), the indexer left to find the format:
+///
+/// 1. `verify` on the store's own table finds exactly the store's known
+///    gaps and nothing else: the run renamed through its `mlflow.runName`
+///    tag (a bug of `main`: its new name's tokens missing, its old name's
+///    and the tag's old value's left) and the seeded experiment's name (the
+///    seed indexes nothing). Every other map entry, FTS item and run name
+///    the store wrote is what our planner wants.
+/// 2. Drift: every derived item removed (FTS items; the `tags`,
+///    `tags_lower`, `tags_lower_rev` maps emptied; the runs' `run_name` /
+///    `lsi4sk` that `main` syncs from the tag removed): `verify` counts all
+///    of it.
+/// 3. `backfill` restores the store's table exactly, item for item, with
+///    those two gaps corrected; `verify` is then clean and a second
+///    `backfill` writes nothing.
+#[tokio::test]
+async fn main_store_table_is_verified_and_backfilled_to_the_stores_state() {
+    testkit::endpoint();
+    let table = unique_name("story-main");
+    let session = run_session(&root(), "both", &table);
+    let case = session.run_name.as_ref().expect("the renamed run");
+    let clients = testkit::clients().await;
+    let store = DynamoStore::new(&clients, &table);
+    let written = testkit::scan_all(&store).await;
+    case.assert_store_bug(&written);
+    let expected = session.corrected(&written);
+
+    // 1. The store's own table: only its known gaps.
+    let (code, v) = indexer("verify", &table);
+    assert_eq!(code, 3, "{v}");
+    let run = case.target();
+    let default_fts = session.default_experiment.len();
+    assert_eq!(
+        examples(&v, "missing_fts_items"),
+        BTreeSet::from([
+            format!("EXP#0/E#META ×{default_fts}"),
+            format!("{run} ×{}", case.missing().len()),
+        ])
+    );
+    assert_eq!(
+        examples(&v, "extra_fts_items"),
+        BTreeSet::from([format!("{run} ×{}", case.stale().len())])
+    );
+    for c in [
+        "missing_map_entries",
+        "wrong_map_values",
+        "stale_map_entries",
+        "stale_attributes",
+        "foreign_format",
+        "errors",
+    ] {
+        assert_eq!(count(&v, c), 0, "{c}: {v}");
+    }
+    assert_eq!(v["counts"]["drifted_targets"], 2, "{v}");
+
+    // 2. Drift: no derived state at all.
+    let raw = strip_main(&written);
+    let gone: Vec<ItemKey> = written
+        .keys()
+        .filter(|k| !raw.contains_key(*k))
+        .cloned()
+        .collect();
+    let changed: Vec<_> = raw
+        .iter()
+        .filter(|(k, i)| written.get(*k) != Some(*i))
+        .map(|(_, i)| i.clone())
+        .collect();
+    assert!(!gone.is_empty() && !changed.is_empty());
+    store.batch_write(changed, gone).await.expect("strip");
+    let want = main_derived(&expected);
+    let (code, v) = indexer("verify", &table);
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(count(&v, "missing_fts_items"), want.fts.len() as u64, "{v}");
+    assert_eq!(
+        count(&v, "missing_map_entries"),
+        want.map_entries.len() as u64,
+        "{v}"
+    );
+    assert_eq!(
+        count(&v, "stale_attributes"),
+        want.run_names.len() as u64,
+        "{v}"
+    );
+    for c in ["extra_fts_items", "wrong_map_values", "errors"] {
+        assert_eq!(count(&v, c), 0, "{c}: {v}");
+    }
+
+    // 3. backfill: the store's table, its gaps corrected.
+    let (code, b) = indexer("backfill", &table);
+    assert_eq!(code, 0, "{b}");
+    assert_eq!(b["counts"]["fts_puts"], want.fts.len() as u64, "{b}");
+    assert_eq!(b["counts"]["fts_deletes"], 0, "{b}");
+    let actual = testkit::scan_all(&store).await;
+    let d = table_diff(&expected, &actual);
+    assert!(d.is_empty(), "{} differences:\n{}", d.len(), d.join("\n"));
+
     let (code, v) = indexer("verify", &table);
     assert_eq!(code, 0, "verify is clean: {v}");
     let (code, again) = indexer("backfill", &table);

@@ -467,3 +467,195 @@ async fn a_wrong_table_format_is_refused_and_auto_follows_the_table() {
         assert!(out.summary.items_expired > 0, "{format}: {:?}", out.summary);
     }
 }
+
+// ----- format `main`: the `main` store and its CLI (.venv-main) ------------
+
+#[path = "../../materializer/tests/common/main_store.rs"]
+mod main_store;
+
+/// The parity above for format `main`: the same fixture script, run by the
+/// `main` store (`.venv-main`: `scripts/venv.sh main`), writes the table
+/// through MLflow's client (the store deploys a `main` table: `lsi2sk` N,
+/// FTS levels W/3/2, metric history with values in its keys) and deletes
+/// META items as TTL would. `main`'s own `ttl cleanup --dry-run` reports the
+/// orphaned experiment partitions; our dry run, left to find the format,
+/// finds the same partitions with the same items (all of each), plus the
+/// orphans `main` ignores (the model partition, the run's children and FTS
+/// items); the sweep then expires exactly those, and a second sweep writes
+/// nothing.
+#[tokio::test]
+async fn main_parity_with_the_main_stores_ttl_cleanup_and_a_safe_sweep() {
+    use mlflow_ddb_core::format::{FormatSetting, TableFormat};
+    use mlflow_ddb_core::keys::ItemKind;
+    use mlflow_ddb_engine::FormatResolver;
+
+    let endpoint = testkit::endpoint();
+    let clients = testkit::clients().await;
+    let table = testkit::unique_name("sweep-parity-main");
+    let out = Command::new(main_store::main_python(&root()))
+        .arg(root().join("functions/ttl-sweeper/tests/fixtures/reference_table.py"))
+        .arg(&table)
+        .env("PYTHONWARNINGS", "ignore")
+        .output()
+        .expect("run the fixture with the main store");
+    assert!(
+        out.status.success(),
+        "fixture (main store) failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    // What `main`'s own dry run reports.
+    let reference = Command::new(main_store::main_cli(&root()))
+        .args(["--name", &table, "--endpoint-url", &endpoint, "--region"])
+        .arg(clients.region())
+        .args(["ttl", "cleanup", "--dry-run"])
+        .env("PYTHONWARNINGS", "ignore")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&reference.stdout);
+    assert!(
+        reference.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&reference.stderr)
+    );
+    let reported: BTreeMap<String, usize> = text
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("Experiment ")?;
+            let (id, n) = rest.split_once(": ")?;
+            Some((
+                format!("EXP#{id}"),
+                n.strip_suffix(" orphaned items")?.parse().ok()?,
+            ))
+        })
+        .collect();
+    assert_eq!(reported.len(), 2, "{text}");
+    let total: usize = reported.values().sum();
+    assert!(
+        text.contains(&format!("Dry run: {total} orphaned items found")),
+        "{text}"
+    );
+
+    let dynamo = Arc::new(DynamoStore::with_options(
+        &clients,
+        &table,
+        TestTable::store_options(),
+    ));
+    let store: Arc<dyn Store> = dynamo.clone();
+    let before = all_items(&*store).await;
+    let sweep_with = |opts: SweepOptions, now: i64| {
+        let mut d = deps(store.clone(), &table, opts.clone());
+        d.format = Arc::new(FormatResolver::detect(FormatSetting::Auto, dynamo.clone()));
+        async move {
+            sweep(&d, &opts, now, &Budget::default(), Arc::new(NoProgress))
+                .await
+                .unwrap()
+        }
+    };
+    let dry = sweep_with(
+        SweepOptions {
+            dry_run: true,
+            ..lenient()
+        },
+        epoch_seconds(),
+    )
+    .await;
+    assert_eq!(dry.summary.format, Some(TableFormat::Main));
+
+    // Category 1 = `main`'s set: same partitions, same items, same counts.
+    let cat1 = category(&dry, Category::Experiment);
+    let ours: BTreeMap<String, usize> = cat1.iter().map(|(m, i)| (m.pk.clone(), i.len())).collect();
+    assert_eq!(ours, reported);
+    for (meta, items) in &cat1 {
+        let all: BTreeSet<ItemKey> = before.keys().filter(|k| k.pk == meta.pk).cloned().collect();
+        assert_eq!(items, &all, "{}", meta.pk);
+    }
+    let gone: BTreeSet<String> = manifest["experiments_gone"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| format!("EXP#{}", v.as_str().unwrap()))
+        .collect();
+    assert_eq!(ours.keys().cloned().collect::<BTreeSet<_>>(), gone);
+
+    // Category 2: the model whose M#META is gone (`main` ignores RM#).
+    let cat2 = category(&dry, Category::RegisteredModel);
+    let model_pk = manifest["models_gone"][0].as_str().unwrap();
+    assert_eq!(cat2.len(), 1);
+    let (meta, items) = cat2.iter().next().unwrap();
+    assert_eq!(meta.pk, model_pk);
+    let all: BTreeSet<ItemKey> = before
+        .keys()
+        .filter(|k| k.pk == model_pk)
+        .cloned()
+        .collect();
+    assert!(!all.is_empty());
+    assert_eq!(items, &all);
+
+    // Category 3: the run's children and its FTS items in `main`'s layout
+    // (type letter before the token), nothing else.
+    let main = main_store::main_profile();
+    let cat3 = category(&dry, Category::Run);
+    let exp = manifest["runs_gone"][0][0].as_str().unwrap();
+    let run_id = manifest["runs_gone"][0][1].as_str().unwrap();
+    let pk = format!("EXP#{exp}");
+    let want: BTreeSet<ItemKey> = before
+        .keys()
+        .filter(|k| {
+            k.pk == pk
+                && (k.sk.starts_with(&format!("R#{run_id}#"))
+                    || match ItemKind::parse_key(main, k) {
+                        ItemKind::FtsForward { fts, .. } | ItemKind::FtsReverse { fts, .. } => {
+                            fts.entity_id == run_id
+                        }
+                        _ => false,
+                    })
+        })
+        .cloned()
+        .collect();
+    assert!(
+        want.iter().any(|k| k.sk.starts_with("FTS#2#R#")),
+        "{want:?}"
+    );
+    assert!(want.iter().any(|k| k.sk.contains("#MHIST#")), "{want:?}");
+    assert_eq!(cat3.len(), 1);
+    assert_eq!(cat3.get(&key(&pk, &format!("R#{run_id}"))), Some(&want));
+    assert_eq!(dry.summary.items_expired, 0);
+    assert_eq!(all_items(&*store).await, before, "a dry run wrote");
+
+    // The sweep: every orphan gets ttl = now (the later ttl of metric
+    // history and of the deleted run's items included), nothing else changes.
+    let now = epoch_seconds();
+    let swept = sweep_with(lenient(), now).await;
+    let orphans: BTreeSet<ItemKey> = swept
+        .decision
+        .groups
+        .iter()
+        .flat_map(|g| g.items.iter().map(|s| s.key.clone()))
+        .collect();
+    assert_eq!(orphans.len() as u64, dry.summary.orphans.total_items());
+    let after = all_items(&*store).await;
+    assert_eq!(after.len(), before.len());
+    for (k, item) in &after {
+        if orphans.contains(k) {
+            assert_eq!(ttl_of(item), Some(now), "{k}");
+        } else {
+            assert_eq!(Some(item), before.get(k), "live item {k} changed");
+        }
+    }
+    assert_eq!(
+        swept.summary.items_expired + swept.summary.items_skipped_already_expiring,
+        orphans.len() as u64
+    );
+    assert!(swept.summary.items_expired > 0);
+    assert!(swept.summary.complete);
+
+    let again = sweep_with(lenient(), now + 5).await;
+    assert_eq!(again.summary.items_expired, 0);
+    assert_eq!(
+        again.summary.items_skipped_already_expiring,
+        orphans.len() as u64
+    );
+    assert_eq!(all_items(&*store).await, after);
+}

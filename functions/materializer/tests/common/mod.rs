@@ -1,6 +1,8 @@
 //! Shared helpers of the materializer's integration tests (local endpoint).
 #![allow(dead_code)]
 
+pub mod main_store;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -175,4 +177,30 @@ pub fn diff(a: &Derived, b: &Derived) -> Vec<String> {
         }
     }
     out
+}
+
+/// A table made by someone else (a store session) on the endpoint, as a
+/// [`TestTable`]; it must have a stream.
+pub async fn existing_table(name: &str) -> TestTable {
+    let clients = mlflow_ddb_aws::testkit::clients().await;
+    let summary = mlflow_ddb_aws::describe_table(&clients.ddb, name)
+        .await
+        .expect("describe");
+    assert!(summary.stream_arn.is_some(), "no stream on {name}");
+    TestTable {
+        name: name.to_owned(),
+        clients,
+        summary,
+    }
+}
+
+/// Deps whose format is read from the table (`TABLE_FORMAT=auto`, the
+/// default) through `probe`.
+pub fn deps_auto(store: Arc<dyn Store>, probe: Arc<mlflow_ddb_aws::DynamoStore>) -> Deps {
+    let mut d = deps(store, None, None);
+    d.format = mlflow_ddb_engine::FormatResolver::detect(
+        mlflow_ddb_core::format::FormatSetting::Auto,
+        probe,
+    );
+    d
 }
