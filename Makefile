@@ -39,7 +39,7 @@ parity:
 	$(CARGO) run --quiet --locked -p mlflow-ddb-core --bin parity-report
 
 vectors:
-	scripts/venv.sh reference
+	scripts/venv.sh reference main
 	.venv/bin/python scripts/gen_vectors.py
 
 demo:

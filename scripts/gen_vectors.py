@@ -1,21 +1,23 @@
 #!/usr/bin/env python3
-"""Generate the parity vectors under tests/fixtures/parity from the reference store.
+"""Generate the parity vectors under tests/fixtures/parity from the reference stores.
 
-The reference package is the oracle: this script calls its own functions and
-dumps what they return as gzip-compressed JSON Lines; the Rust tests read them.
+The reference packages are the oracles: this script calls their own code and
+dumps what it returns as gzip-compressed JSON Lines; the Rust tests read them.
 
 Formats:
-  v0.1  the installed PyPI package mlflow-dynamodbstore==0.1.0 (project .venv).
-  main  dynamodb/fts.py of zeroae/mlflow-dynamodbstore at commit 3ccbc9e. Its
-        code is never copied into this repository: it is read from a checkout
-        given with --main-src DIR (or env MAIN_REF_SRC), or extracted into a
-        temporary directory from a local git mirror, and run in a subprocess
-        (so it cannot clash with the installed v0.1 package of the same name).
-        Without either source the main vectors are skipped and the committed
-        main fixtures are kept.
+  v0.1  the installed PyPI package mlflow-dynamodbstore==0.1.0 (project .venv),
+        called in this process.
+  main  zeroae/mlflow-dynamodbstore at commit 3ccbc9e (0.2.0.dev0), installed
+        into .venv-main by scripts/oracle-main.sh. Run in a subprocess with that
+        venv's Python (same module name as v0.1): its fts functions are called,
+        and the store itself is driven through MlflowClient against a
+        moto_server it starts, for the experiment tag maps and the run-name sync
+        that the store computes inline. Without that venv the script fails: the
+        main vectors are never silently kept or skipped.
 
 Usage (from the repository root, see `make vectors`):
-  .venv/bin/python scripts/gen_vectors.py [--main-src DIR] [--out DIR]
+  scripts/venv.sh reference main
+  .venv/bin/python scripts/gen_vectors.py [--main-python PY] [--out DIR]
 
 The output is deterministic: fixed seeds, sorted records, gzip without
 timestamps. Running it twice gives byte-identical files.
@@ -35,11 +37,11 @@ import os
 import platform
 import random
 import re
-import shutil
+import signal
 import subprocess
 import sys
-import tarfile
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -48,11 +50,24 @@ DEFAULT_OUT = ROOT / "tests" / "fixtures" / "parity"
 
 MAIN_COMMIT = "3ccbc9e2256b026b4386d232fe7b1958c43364ad"
 MAIN_SHORT = MAIN_COMMIT[:7]
-DEFAULT_MIRROR = Path("/work/.mirror/zeroae+mlflow-dynamodbstore/repo")
-# sha256 of dynamodb/fts.py at MAIN_COMMIT: guards against a checkout of
-# another commit passed with --main-src.
-MAIN_FTS_SHA256 = "bde3cdc78f0ee19d043ddeb23a7755b9a2f52f4e6296eb911490d4c4eab6cd84"
-MAIN_SUBDIR = "src/mlflow_dynamodbstore/dynamodb"
+MAIN_VERSION = "0.2.0.dev0"
+# The venv scripts/oracle-main.sh installs the main store into.
+DEFAULT_MAIN_PYTHON = ROOT / ".venv-main" / "bin" / "python"
+MAIN_WHEEL = "mlflow_dynamodbstore-0.2.0.dev0+g3ccbc9e-py3-none-any.whl"
+MAIN_WHEEL_SHA256 = "34af4f3c9fd060a17b6829f5c6c8397f6041974e94550a6c8363fb303f1fc5bb"
+# sha256 of the files the main vectors come from, as at MAIN_COMMIT: the
+# worker refuses an installed package of any other content (whether it came
+# from the wheel or from a git build).
+MAIN_FILE_SHA256 = {
+    "dynamodb/fts.py": "bde3cdc78f0ee19d043ddeb23a7755b9a2f52f4e6296eb911490d4c4eab6cd84",
+    "tracking_store.py": "338e87d80a475db6abf2f3cc7a69898d2df5f643970bcb1d27ff0b5bfa152597",
+}
+# One fresh table per category driven through the store (moto answers a
+# GSI query by looking at every item of the table: a small table keeps the
+# run tags fast).
+MAIN_TAG_MAPS_TABLE = "parity-tag-maps"
+MAIN_RUN_NAME_TABLE = "parity-run-name-sync"
+MAIN_REPORTED_DISTS = ("mlflow-dynamodbstore", "mlflow", "snowballstemmer", "moto", "boto3")
 
 EXPECTED_VERSIONS = {
     "mlflow-dynamodbstore": "0.1.0",
@@ -808,6 +823,120 @@ def denormalize_cases(rng: random.Random) -> list[dict[str, Any]]:
     return [seen[k] for k in sorted(seen)]
 
 
+# -- main: experiment tag maps and run-name sync ---------------------------------
+
+# Lowering cases that break naive implementations: Greek final sigma in every
+# context (the rule looks past case-ignorable characters on both sides),
+# Turkish dotted/dotless I, German sharp s, ligatures, title-case digraphs,
+# combining marks, and characters whose lowercase is longer than themselves.
+LOWER_SAMPLES = [
+    "", " ", "  ", "\t", "Σ", "σ", "ς", "ΣΣ", "ΑΣ", "ΑΣ ", "ΑΣ.", "ΑΣΑ", "ΑΣ1", "1Σ", "ΑΣ-Β", "Α-Σ",
+    "ΑΣ'", "Α'Σ", "ΑΣ'Α", "Α\u00adΣ", "ΑΣ\u00ad", "ΑΣ\u00adΒ", "ΑΣ\u0301", "ΑΣ\u0301Β",
+    "Α\u0301Σ", "Σ\u0301", "\u0301Σ", "ΑΣ\u200b", "ΑΣ\u200d", "Α\u200dΣ", "ΑΣ\U0001f600",
+    "ΑΣ:Β", "ΑΣ·Β", "Α.Σ", "A.Σ", "aΣ", "aΣb", "aΣ.", "ǅΣ", "ǅ\u0301Σ", "ΆΣ", "ΟΔΥΣΣΕΥΣ",
+    "ὈΔΥΣΣΕΎΣ", "ΣΊΣΥΦΟΣ", "ΌΣΟΣ ΚΑΙ ΑΝ", "ΣΑΣ ΣΑΣ", "ΣΑΣ\nΣΑΣ", "ΣΑΣ,ΣΑΣ", "İ", "I", "ı", "i",
+    "İİ", "Iİı", "İstanbul", "ISTANBUL", "DİYARBAKIR", "iİ\u0307", "I\u0307", "İ\u0301",
+    "\u0130\u0130\u0130", "ß", "ẞ", "SS", "Straße", "STRASSE", "GROẞ", "ﬁ", "ﬂ", "ﬀ", "ﬃ", "ﬄ", "ﬅ",
+    "ﬆ", "ﬓ", "ﬔ", "ŉ", "ǰ", "ΐ", "ΰ", "ẖ", "ẗ", "ẘ", "ẙ", "ẚ", "ǅ", "ǈ", "ǋ", "ǲ", "Ǆ", "Ǉ",
+    "Ǌ", "Ǳ", "ᾈ", "ᾼ", "ῌ", "ῼ", "Ⱥ", "Ⱦ", "ⱥ", "ⱦ", "Ȿ", "Ɐ", "\u212a", "\u212b", "\u2126",
+    "Ⅻ", "Ⓐ", "Ａ", "𐐀", "𐓀", "𐲀", "𑢠", "𖹀", "𞤀", "\u1e9e", "\u1c80", "\u1c88", "\u0345",
+    "\u0345Σ", "ΑΣ\u0345", "Ꭰ", "ꭰ", "Ᏸ", "ᏸ", "Ꞔ", "Ꟁ", "\ua7c0", "\ua7c9", "\ua7d0", "\ua7d6",
+    "\ua7d8", "\ua7f5", "Ʞ", "Ʇ", "Ʝ", "Ꭓ", "e\u0301", "E\u0301", "É", "A\u030a", "Å", "Ä\u0308",
+    "\u0301", "\u0301\u0301", "😀", "👩\u200d💻", "🇫🇷", "🏳️‍🌈", "ＡＢＣ", "ｍｏｄｅｌ", "中文模型", "日本語",
+    "한국어", "עברית", "العربية", "ال\u0645\u064fوديل", "\u200fRTL\u200e", "\u202eABC\u202c",
+    "हिन्दी", "ไทย", "ქართული", "Ⴀ", "ႠႡ", "Հայերեն", "ԱԲ", "𝔘𝔫𝔦", "𝐁𝐨𝐥𝐝", "\u0000", "a\u0000B",
+    "\ufeffBOM", "\ufffd", "\uffff", "\U0010ffff", "\U000e0041", "\U000f0000", "ǅungla", "ǈubljana",
+]
+
+
+def sweep_values(step: int = 1024) -> list[str]:
+    """Every assignable code point of planes 0-3 and the tag block of plane 14
+    (surrogates excluded), in runs of `step` consecutive code points."""
+    out: list[str] = []
+    for lo in list(range(0, 0x40000, step)) + list(range(0xE0000, 0xE0200, step)):
+        s = "".join(chr(c) for c in range(lo, lo + step) if not 0xD800 <= c <= 0xDFFF)
+        if s:
+            out.append(s)
+    return out
+
+
+def lower_values(gen: Gen) -> list[str]:
+    """Tag values for the lowering vectors (a few thousand, distinct, sorted)."""
+    r = gen.rng
+    vals: set[str] = set(LOWER_SAMPLES) | set(UNICODE_SAMPLES) | set(sweep_values())
+    for s in LOWER_SAMPLES + UNICODE_SAMPLES:
+        vals.update([s.upper(), s.lower(), s.title(), s.swapcase(), s.casefold()])
+    for _ in range(500):
+        vals.add(gen.unicode_text())
+    for _ in range(150):
+        vals.add(gen.mixed_case(gen.unicode_text()))
+    for _ in range(150):
+        vals.add(gen.value_text())
+    for _ in range(80):
+        vals.add(r.choice([gen.experiment_name, gen.run_name, gen.model_name])())
+    for _ in range(80):  # random code points from the whole range
+        vals.add("".join(chr(r.choice([r.randrange(0x20, 0xD800), r.randrange(0xE000, 0x110000)]))
+                         for _ in range(r.randint(1, 24))))
+    for n in (1000, 4000):
+        vals.add(gen.long_text(n))
+    return sorted(vals)
+
+
+# Each experiment gets at most one tag per key (a later tag of the same key
+# would replace the entry), and a bounded number of bytes.
+MAP_EXPERIMENT_BYTES = 150_000  # E#META stays far below DynamoDB's 400 KB item limit
+
+
+def map_tag_keys() -> list[str]:
+    """The keys of TAG_KEYS that MLflow accepts for a tag (its own check)."""
+    from mlflow.utils.validation import path_not_unique, validate_param_and_metric_name
+
+    keys = [k for k in TAG_KEYS if validate_param_and_metric_name(k) and not path_not_unique(k)]
+    if len(keys) < 20:
+        sys.exit(f"gen_vectors: only {len(keys)} tag keys pass MLflow's validation: {keys}")
+    return keys
+
+
+def tag_map_batches(values: list[str], keys: list[str]) -> list[list[dict[str, str]]]:
+    """Values packed into experiments: one key each, within a byte budget."""
+    batches: list[list[dict[str, str]]] = [[]]
+    size = 0
+    for v in values:
+        n = 3 * len(v.encode("utf-8")) + 200
+        if len(batches[-1]) == len(keys) or (batches[-1] and size + n > MAP_EXPERIMENT_BYTES):
+            batches.append([])
+            size = 0
+        batches[-1].append({"key": keys[len(batches[-1])], "value": v})
+        size += n
+    return batches
+
+
+RUN_NAME_OTHER_KEYS = [
+    "mlflow.runname", "MLFLOW.RUNNAME", "mlflow.RunName", "mlflow.runName ", " mlflow.runName",
+    "mlflow.runName.x", "mlflow.run_name", "runName", "run_name", "mlflow.user", "name",
+    "mlflow.parentRunId", "mlflow.note.content", "team",
+]
+
+
+def run_name_cases(gen: Gen, values: list[str]) -> list[dict[str, str]]:
+    """(key, value) pairs for the run-name vectors: mostly mlflow.runName,
+    empty values included, and keys that only look like it."""
+    r = gen.rng
+    cases: set[tuple[str, str]] = set()
+    short = [v for v in values if len(v) <= 300]
+    for v in LOWER_SAMPLES + UNICODE_SAMPLES:
+        cases.add(("mlflow.runName", v))
+    for v in r.sample(short, min(len(short), 250)):
+        cases.add(("mlflow.runName", v))
+    for _ in range(60):
+        cases.add(("mlflow.runName", gen.run_name()))
+    for k in RUN_NAME_OTHER_KEYS:
+        cases.add((k, ""))
+        for v in r.sample(short, 5):
+            cases.add((k, v))
+    return [{"key": k, "value": v} for k, v in sorted(cases)]
+
+
 # ---------------------------------------------------------------------------
 # Oracle calls
 # ---------------------------------------------------------------------------
@@ -825,6 +954,10 @@ def items_json(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if len(set(sks)) != len(sks):
         raise SystemExit("gen_vectors: duplicate SK among the items of one call")
     return out
+
+
+def sort_records(records: list[dict[str, Any]], by: tuple[str, ...]) -> list[dict[str, Any]]:
+    return sorted(records, key=lambda rec: tuple(rec[k] for k in by))
 
 
 def pairs_json(s: set[tuple[str, str]]) -> list[list[str]]:
@@ -853,82 +986,184 @@ def compute(fts: Any, fmt: str, texts: list[str], fcases: list[dict[str, Any]], 
     return {"tokens": tokens, "fts_items": items, "fts_diff": diffs}
 
 
-def main_worker(tree: str) -> None:
-    """Subprocess entry: import main's fts from `tree` (first on sys.path) and compute."""
-    sys.path.insert(0, tree)
+def main_worker() -> None:
+    """Subprocess entry, run by .venv-main's Python: the installed `main` store
+    computes every main vector (request on stdin, answer on stdout)."""
+    out_stream = sys.stdout
+    sys.stdout = sys.stderr  # whatever the libraries print must not corrupt the answer
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("gen_vectors worker: terminated"))  # stops moto_server
     import inspect
 
-    import mlflow_dynamodbstore.dynamodb.fts as fts  # the synthetic tree's copy
+    dist_version = importlib.metadata.version("mlflow-dynamodbstore")
+    if dist_version.split("+")[0] != MAIN_VERSION:
+        raise SystemExit(f"gen_vectors worker: mlflow-dynamodbstore is {dist_version}, need {MAIN_VERSION} "
+                         f"(commit {MAIN_SHORT}; run scripts/oracle-main.sh)")
+    import mlflow_dynamodbstore.dynamodb.fts as fts
 
-    if not Path(fts.__file__).resolve().is_relative_to(Path(tree).resolve()):
-        raise SystemExit(f"gen_vectors worker: imported {fts.__file__}, not from {tree}")
+    pkg = Path(fts.__file__).resolve().parent.parent
+    for rel, want in MAIN_FILE_SHA256.items():
+        got = sha256_file(pkg / rel)
+        if got != want:
+            raise SystemExit(f"gen_vectors worker: {pkg / rel} has sha256 {got}, expected {want} "
+                             f"(the file at commit {MAIN_SHORT})")
     check_pure_stemmer()
     req = json.load(sys.stdin)
-    out = compute(fts, "main", req["texts"], req["fts_items"], req["fts_diff"])
+    out: dict[str, Any] = compute(fts, "main", req["texts"], req["fts_items"], req["fts_diff"])
     out["signature"] = "fts_items_for_text" + str(inspect.signature(fts.fts_items_for_text))
-    out["diff_signature"] = "fts_diff" + str(inspect.signature(fts.fts_diff))
-    sys.stdout.write(json.dumps(out, ensure_ascii=False))
+    out["versions"] = {d: importlib.metadata.version(d) for d in MAIN_REPORTED_DISTS}
+    with moto_server() as endpoint:
+        out["tag_maps"] = drive_tag_maps(*main_store(endpoint, MAIN_TAG_MAPS_TABLE), req["tag_maps"])
+        out["run_name_sync"] = drive_run_name_sync(*main_store(endpoint, MAIN_RUN_NAME_TABLE), req["run_name_sync"])
+    out_stream.write(json.dumps(out, ensure_ascii=False))
+
+
+class moto_server:
+    """moto_server from this interpreter's venv on a free loopback port, for
+    the duration of a `with` block (stopped by its own process id)."""
+
+    def __enter__(self) -> str:
+        import socket
+        import urllib.request
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        exe = Path(sys.executable).parent / "moto_server"
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            if self.proc.poll() is not None:
+                break
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
+                return url
+            except OSError:
+                time.sleep(0.1)
+        self.log.seek(0)
+        log = self.log.read().decode(errors="replace")
+        self.__exit__(None, None, None)
+        raise SystemExit(f"gen_vectors worker: moto_server did not answer on {url}:\n{log}")
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def main_store(endpoint: str, table_name: str) -> tuple[Any, Any]:
+    """An MlflowClient on the `main` store (tracking URI dynamodb://ENDPOINT/TABLE:
+    the store creates the table) and a boto3 Table to read what it wrote."""
+    os.environ.update({
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+        "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
+    })
+    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        os.environ.pop(var, None)
+    import boto3
+    from mlflow.tracking import MlflowClient
+
+    uri = f"dynamodb://{endpoint}/{table_name}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.search_experiments()  # the store deploys its table on first use
+    table = boto3.resource("dynamodb", endpoint_url=endpoint, region_name="us-east-1").Table(table_name)
+    return client, table
+
+
+def read_item(table: Any, pk: str, sk: str) -> dict[str, Any]:
+    item = table.get_item(Key={"PK": pk, "SK": sk}, ConsistentRead=True).get("Item")
+    if item is None:
+        raise SystemExit(f"gen_vectors worker: no item {pk} / {sk}")
+    return item
+
+
+def drive_tag_maps(client: Any, table: Any, batches: list[list[dict[str, str]]]) -> list[dict[str, Any]]:
+    """One experiment per batch; set_experiment_tag for each (key, value),
+    then read the maps of its E#META item."""
+    records = []
+    for i, batch in enumerate(batches):
+        exp_id = client.create_experiment(f"parity-tag-maps-{i:04d}")
+        for case in batch:
+            client.set_experiment_tag(exp_id, case["key"], case["value"])
+        meta = read_item(table, f"EXP#{exp_id}", "E#META")
+        for case in batch:
+            rec: dict[str, Any] = {"key": case["key"], "value": case["value"]}
+            for attr in ("tags", "tags_lower", "tags_lower_rev"):
+                got = meta.get(attr, {}).get(case["key"])
+                if not isinstance(got, str):
+                    raise SystemExit(f"gen_vectors worker: E#META of experiment {exp_id} has no string "
+                                     f"{attr}[{case['key']!r}] after set_experiment_tag (got {got!r})")
+                rec[attr] = got
+            records.append(rec)
+        progress("experiment tags", len(records) - len(batch), len(records), sum(map(len, batches)))
+    return records
+
+
+def progress(what: str, before: int, done: int, total: int) -> None:
+    if done == total or done // 250 != before // 250:
+        print(f"gen_vectors worker: {what} {done}/{total}", file=sys.stderr, flush=True)
+
+
+RUN_NAME_SENTINEL = "\ufdd0gen_vectors: not written by the store\ufdd0"
+RUN_NAME_CASES_PER_RUN = 100
+
+
+def drive_run_name_sync(client: Any, table: Any, cases: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """set_tag(run, key, value) on a run whose run_name and lsi4sk hold a
+    sentinel; whatever still holds it afterwards the store did not write (null)."""
+    exp_id = client.create_experiment("parity-run-name-sync")
+    records = []
+    run_id = ""
+    for i, case in enumerate(cases):
+        if i % RUN_NAME_CASES_PER_RUN == 0:
+            run_id = client.create_run(exp_id, run_name=f"parity-run-{i // RUN_NAME_CASES_PER_RUN}").info.run_id
+        key = {"PK": f"EXP#{exp_id}", "SK": f"R#{run_id}"}
+        table.update_item(
+            Key=key, UpdateExpression="SET run_name = :s, lsi4sk = :s",
+            ConditionExpression="attribute_exists(PK)", ExpressionAttributeValues={":s": RUN_NAME_SENTINEL},
+        )
+        client.set_tag(run_id, case["key"], case["value"])
+        item = read_item(table, key["PK"], key["SK"])
+        rec: dict[str, Any] = {"key": case["key"], "value": case["value"]}
+        for attr in ("run_name", "lsi4sk"):
+            got = item.get(attr)
+            if not isinstance(got, str):
+                raise SystemExit(f"gen_vectors worker: run {run_id} lost its {attr} after set_tag (got {got!r})")
+            rec[attr] = None if got == RUN_NAME_SENTINEL else got
+        records.append(rec)
+        progress("run tags", i, i + 1, len(cases))
+    return records
 
 
 # ---------------------------------------------------------------------------
-# main-format source
+# main-format source: the installed oracle in .venv-main
 # ---------------------------------------------------------------------------
 
 
-def find_main_dynamodb_dir(src: Path) -> Path | None:
-    for cand in (src / "mlflow_dynamodbstore" / "dynamodb", src / MAIN_SUBDIR, src / "dynamodb", src):
-        if (cand / "fts.py").is_file() and (cand / "schema.py").is_file():
-            return cand
-    return None
+def main_python(args: argparse.Namespace) -> Path:
+    """The interpreter of the venv holding the `main` store, or exit loudly."""
+    py = Path(args.main_python or os.environ.get("MAIN_PYTHON") or DEFAULT_MAIN_PYTHON)
+    if not py.is_file():
+        sys.exit(f"gen_vectors: no main-format oracle: {py} does not exist. Run scripts/oracle-main.sh "
+                 "(or `make vectors`) to install it; the main vectors cannot be made without it.")
+    return py
 
 
-def materialize_main(args: argparse.Namespace, tmp: Path) -> tuple[Path | None, str]:
-    """Return (dynamodb dir holding main's fts.py and schema.py, description) or (None, why)."""
-    src = args.main_src or os.environ.get("MAIN_REF_SRC")
-    if src:
-        d = find_main_dynamodb_dir(Path(src))
-        if d is None:
-            sys.exit(f"gen_vectors: --main-src {src}: no mlflow_dynamodbstore/dynamodb/{{fts,schema}}.py under it")
-        return d, f"checkout at {src}"
-    mirror = Path(os.environ.get("MAIN_REF_MIRROR", DEFAULT_MIRROR))
-    if not (mirror / "objects").is_dir() and not (mirror / ".git").is_dir():
-        return None, f"no --main-src, MAIN_REF_SRC unset, and no git mirror at {mirror}"
-    try:
-        tar_bytes = subprocess.run(
-            ["git", "-C", str(mirror), "archive", MAIN_COMMIT, MAIN_SUBDIR],
-            check=True, capture_output=True,
-        ).stdout
-    except (OSError, subprocess.CalledProcessError) as e:
-        err = getattr(e, "stderr", b"") or b""
-        return None, f"git archive {MAIN_SHORT} from {mirror} failed: {e} {err.decode(errors='replace').strip()}"
-    dest = tmp / "archive"
-    dest.mkdir()
-    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tf:
-        tf.extractall(dest, filter="data")
-    return dest / MAIN_SUBDIR, f"git mirror {mirror} at {MAIN_COMMIT}"
-
-
-def build_main_tree(dyn: Path, tmp: Path) -> Path:
-    """A minimal package tree: mainref/mlflow_dynamodbstore/dynamodb/{__init__,schema,fts}.py."""
-    tree = tmp / "mainref"
-    pkg = tree / "mlflow_dynamodbstore"
-    (pkg / "dynamodb").mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    (pkg / "dynamodb" / "__init__.py").write_text("")
-    shutil.copyfile(dyn / "schema.py", pkg / "dynamodb" / "schema.py")
-    shutil.copyfile(dyn / "fts.py", pkg / "dynamodb" / "fts.py")
-    return tree
-
-
-def run_main(tree: Path, texts: list[str], fcases: list[dict[str, Any]], dcases: list[dict[str, Any]]) -> dict[str, Any]:
-    req = json.dumps({"texts": texts, "fts_items": fcases, "fts_diff": dcases}, ensure_ascii=False)
+def run_main(py: Path, request: dict[str, Any]) -> dict[str, Any]:
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
-    proc = subprocess.run(
-        [sys.executable, "-I", str(Path(__file__).resolve()), "--main-worker", str(tree)],
-        input=req.encode("utf-8"), capture_output=True, env=env,
+    proc = subprocess.run(  # its stderr (progress, errors) goes straight to ours
+        [str(py), "-I", str(Path(__file__).resolve()), "--main-worker"],
+        input=json.dumps(request, ensure_ascii=False).encode("utf-8"), stdout=subprocess.PIPE, env=env,
     )
     if proc.returncode != 0:
-        sys.exit(f"gen_vectors: main worker failed:\n{proc.stderr.decode(errors='replace')}")
+        sys.exit(f"gen_vectors: main worker ({py}) failed with status {proc.returncode} (its messages are above)")
     return json.loads(proc.stdout.decode("utf-8"))
 
 
@@ -939,17 +1174,27 @@ def run_main(tree: Path, texts: list[str], fcases: list[dict[str, Any]], dcases:
 README_TEMPLATE = """# Parity vectors
 
 Generated by `scripts/gen_vectors.py` (`make vectors`, i.e.
-`scripts/venv.sh reference && .venv/bin/python scripts/gen_vectors.py`) by
-calling the reference store's own functions. Do not edit by hand: rerun the
+`scripts/venv.sh reference main && .venv/bin/python scripts/gen_vectors.py`)
+by calling the reference stores' own code. Do not edit by hand: rerun the
 script. Output is deterministic (seed {seed}, sorted records, gzip with mtime 0);
 a rerun with the same versions gives byte-identical files.
 
-Versions used: mlflow-dynamodbstore {v_pkg} (PyPI), snowballstemmer
+`v0.1`: mlflow-dynamodbstore {v_pkg} (PyPI) in `.venv`, snowballstemmer
 {v_snow} (pure-Python English stemmer, PyStemmer absent), Python {v_py},
 mlflow {v_mlflow} (whose installed source tree supplies the English word pool).
-`main` format: zeroae/mlflow-dynamodbstore commit `{main_commit}`,
-`src/mlflow_dynamodbstore/dynamodb/fts.py` (sha256 `{main_sha}`), run in a
-subprocess from a temporary tree; its code is not in this repository.
+
+`main`: mlflow-dynamodbstore {m_pkg}, i.e. zeroae/mlflow-dynamodbstore at
+commit `{main_commit}`, installed into `.venv-main` by `scripts/oracle-main.sh`
+(the wheel `../shared/oracle/{main_wheel}`, sha256 `{main_wheel_sha}`, or else a
+build of that commit; the generator refuses any install whose `dynamodb/fts.py`
+or `tracking_store.py` differs from the commit's), with mlflow {m_mlflow},
+snowballstemmer {m_snow}, moto {m_moto}, boto3 {m_boto3}. It runs in a
+subprocess with that venv's Python (the two packages share a module name).
+`tokens`, `fts_items` and `fts_diff` call its functions; `tag_maps` and
+`run_name_sync` drive the real store (`MlflowClient` with the tracking URI
+`dynamodb://http://127.0.0.1:PORT/<table>`, a table per category, created by
+the store) against `moto_server` started from that venv on a free loopback
+port, and read back the items it wrote. Its code is not in this repository.
 
 Every file is gzip-compressed JSON Lines (UTF-8, one object per line, no
 ASCII escaping, keys in the order listed). Token lists are sorted (Python code
@@ -995,6 +1240,20 @@ by `(level, token)`, and records by their input.
 - `*/fts_diff.jsonl.gz`: `{{"old": str | null, "new": str, "levels": [str],
   "add": [[level, token]], "remove": [[level, token]]}}` from
   `fts_diff(old, new, tuple(levels))`.
+- `main/tag_maps.jsonl.gz`: `{{"key": str, "value": str, "tags": str,
+  "tags_lower": str, "tags_lower_rev": str}}`: after
+  `MlflowClient().set_experiment_tag(experiment_id, key, value)`, the entries
+  `tags[key]`, `tags_lower[key]` and `tags_lower_rev[key]` of the experiment's
+  `E#META` item (read with a consistent GetItem). The store computes them
+  inline in `_write_experiment_tag` (`value.lower() if value else ""` and its
+  `[::-1]`), so the store itself is run rather than a function. Each
+  experiment holds at most one tag per key, so no entry is overwritten.
+  Sorted by `(value, key)`.
+- `main/run_name_sync.jsonl.gz`: `{{"key": str, "value": str, "run_name": str |
+  null, "lsi4sk": str | null}}`: the run item's `run_name` and `lsi4sk` after
+  `MlflowClient().set_tag(run_id, key, value)`; null when the store did not
+  write the attribute (the generator puts a sentinel in both right before the
+  call; the store writes both or neither). Sorted by `(key, value)`.
 
 ## What the inputs cover
 
@@ -1016,6 +1275,21 @@ by `(level, token)`, and records by their input.
   field `""` (Python treats it as false: no field suffix). Ids are mostly
   lowercase ULIDs (what the store generates), some digit strings / 32-hex.
 
+- tag_maps (values): every code point of planes 0-3 and U+E0000..U+E01FF
+  (surrogates excluded) in runs of 256 consecutive code points; Greek sigma
+  in final and non-final contexts (next to case-ignorable characters: soft
+  hyphen, apostrophe, combining marks, ZWJ, U+0345), Turkish `İ`/`ı`, `ß`/`ẞ`,
+  ligatures, title-case digraphs, characters whose lowercase is longer,
+  combining marks, emoji (ZWJ sequences, flags), CJK, RTL and bidi controls,
+  NUL, noncharacters, the non-ASCII samples of the token texts with their
+  `upper()`, `lower()`, `title()`, `swapcase()` and `casefold()`, generated
+  names and values, random code points, empty and blank strings, and texts of
+  1,000 and 4,000 characters. Keys: the `fts_items` tag keys MLflow accepts.
+- run_name_sync: `mlflow.runName` with most of those values (up to 300
+  characters; empty included), generated run names, and keys that only look
+  like it (`mlflow.runname`, `MLFLOW.RUNNAME`, `mlflow.runName ` with a
+  space, `runName`, `run_name`, ...) and other tags, empty values included.
+
 ## Notes on the reference behaviour
 
 - Lowercasing is Python `str.lower()`. Only two non-ASCII code points lower to
@@ -1027,18 +1301,32 @@ by `(level, token)`, and records by their input.
   v0.1's for every text. Level `2` is the last two characters of each word of
   length >= 2 (stop words and one-letter words included, no stemming).
 - `fts_items_for_text` with field `""` writes no field suffix (`if field`).
+- `tags_lower` and `lsi4sk` are CPython's `str.lower()` (here 3.11, Unicode
+  14.0; 3.12 and 3.13 lower every code point and every value here alike): full
+  mappings (`İ` -> `i` + U+0307, final sigma `ς` by context). The sweep found
+  55 letters it leaves as they are that Rust's `to_lowercase` (Unicode 17)
+  lowers: U+1C89, U+A7CB, U+A7CC, U+A7CE, U+A7D2, U+A7D4, U+A7DA, U+A7DC,
+  U+10D50..U+10D65 (Garay) and U+16EA0..U+16EB8, mappings Unicode 16 and 17
+  added (`tags::python_lower` keeps them). A store on CPython 3.14 (Unicode
+  16) would lower some of them.
+- `tags_lower` of an empty value is `""` (`value.lower() if value else ""`);
+  an empty or non-`mlflow.runName` run tag leaves `run_name` and `lsi4sk`
+  alone, a blank one (`" "`) sets them.
 - v0.1 forward SK: `FTS#<l>#<tok>#<t>#<id>[#<f>]`; main: `FTS#<l>#<t>#<tok>#<id>[#<f>]`;
   reverse SKs identical; `gsi2sk` = forward SK without `FTS#`; `gsi2pk` =
   `FTS_NAMES#<workspace>` (Python `str(None)` = `None` if workspace is null).
 """
 
 
-def write_readme(out: Path, versions: dict[str, str], counts: dict[str, int], v01_sig: str, main_sig: str, main_sha: str) -> None:
+def write_readme(out: Path, versions: dict[str, str], counts: dict[str, int], v01_sig: str, main_sig: str, main_versions: dict[str, str]) -> None:
     rows = "\n".join(f"| `{name}` | {n} |" for name, n in sorted(counts.items()))
     text = README_TEMPLATE.format(
         seed=SEED, v_pkg=versions["mlflow-dynamodbstore"], v_snow=versions["snowballstemmer"],
         v_py=versions["python"], v_mlflow=versions["mlflow"], main_commit=MAIN_COMMIT,
-        main_sha=main_sha, count_rows=rows, v01_sig=v01_sig, main_sig=main_sig,
+        count_rows=rows, v01_sig=v01_sig, main_sig=main_sig, main_wheel=MAIN_WHEEL,
+        main_wheel_sha=MAIN_WHEEL_SHA256,
+        m_pkg=main_versions["mlflow-dynamodbstore"].split("+")[0], m_mlflow=main_versions["mlflow"],
+        m_snow=main_versions["snowballstemmer"], m_moto=main_versions["moto"], m_boto3=main_versions["boto3"],
     )
     (out / "README.md").write_text(text, encoding="utf-8")
 
@@ -1057,15 +1345,16 @@ MAIN_SIG_EXPECTED = (
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--main-src", help="checkout of the main commit's src/ tree (or env MAIN_REF_SRC)")
+    ap.add_argument("--main-python", help=f"Python of the venv holding the main store (or env MAIN_PYTHON; default {DEFAULT_MAIN_PYTHON.relative_to(ROOT)})")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
-    ap.add_argument("--main-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--main-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.main_worker:
-        main_worker(args.main_worker)
+        main_worker()
         return
 
     versions = check_versions()
+    main_py = main_python(args)
     import inspect
 
     import snowballstemmer
@@ -1082,6 +1371,10 @@ def main() -> None:
     main_diff = diff_cases(Gen(random.Random(SEED + 4), pools), "main")
     fn_cases = fnmatch_cases(random.Random(SEED + 5))
     dn_cases = denormalize_cases(random.Random(SEED + 6))
+    map_gen = Gen(random.Random(SEED + 7), pools)
+    map_values = lower_values(map_gen)
+    map_batches = tag_map_batches(map_values, map_tag_keys())
+    rn_cases = run_name_cases(Gen(random.Random(SEED + 8), pools), map_values)
 
     v01_out = compute(v01, "v0.1", texts, v01_fts, v01_diff)
     v01_sig = "fts_items_for_text" + str(inspect.signature(v01.fts_items_for_text))
@@ -1108,37 +1401,33 @@ def main() -> None:
     put("v0.1/fts_items.jsonl.gz", v01_out["fts_items"])
     put("v0.1/fts_diff.jsonl.gz", v01_out["fts_diff"])
 
-    main_sig = MAIN_SIG_EXPECTED
-    main_sha = MAIN_FTS_SHA256
-    with tempfile.TemporaryDirectory(prefix="gen_vectors.") as tmpname:
-        tmp = Path(tmpname)
-        dyn, why = materialize_main(args, tmp)
-        if dyn is None:
-            print(f"gen_vectors: SKIPPING main vectors ({why}); existing main fixtures kept", file=sys.stderr)
-            for name in ("tokens", "fts_items", "fts_diff"):
-                rel = f"main/{name}.jsonl.gz"
-                if (out / rel).is_file():
-                    counts[rel] = count_jsonl_gz(out / rel)
-        else:
-            got_sha = sha256_file(dyn / "fts.py")
-            if got_sha != MAIN_FTS_SHA256:
-                sys.exit(f"gen_vectors: {dyn / 'fts.py'} has sha256 {got_sha}, expected {MAIN_FTS_SHA256} "
-                         f"(fts.py at commit {MAIN_SHORT}); pass a checkout of that commit")
-            print(f"gen_vectors: main format from {why}", file=sys.stderr)
-            tree = build_main_tree(dyn, tmp)
-            res = run_main(tree, texts, main_fts, main_diff)
-            if res["signature"] != MAIN_SIG_EXPECTED:
-                sys.exit(f"gen_vectors: unexpected main signature {res['signature']}")
-            main_sig = res["signature"]
-            put("main/tokens.jsonl.gz", res["tokens"])
-            put("main/fts_items.jsonl.gz", res["fts_items"])
-            put("main/fts_diff.jsonl.gz", res["fts_diff"])
-            # Cross-check: the W and 3 levels must agree with v0.1 on every text.
-            for a, b in zip(v01_out["tokens"], res["tokens"]):
-                if a["text"] != b["text"] or a["W"] != b["W"] or a["3"] != b["3"]:
-                    print(f"gen_vectors: NOTE main and v0.1 tokens differ for {a['text']!r}", file=sys.stderr)
+    print(f"gen_vectors: main format from the store installed for {main_py} "
+          f"({sum(map(len, map_batches))} experiment tags, {len(rn_cases)} run tags against moto)", file=sys.stderr)
+    res = run_main(main_py, {
+        "texts": texts, "fts_items": main_fts, "fts_diff": main_diff,
+        "tag_maps": map_batches, "run_name_sync": rn_cases,
+    })
+    if res["signature"] != MAIN_SIG_EXPECTED:
+        sys.exit(f"gen_vectors: unexpected main signature {res['signature']}")
+    mv = res["versions"]
+    print(f"gen_vectors: main worker used {mv}", file=sys.stderr)
+    if mv["snowballstemmer"] != EXPECTED_VERSIONS["snowballstemmer"]:
+        sys.exit(f"gen_vectors: {main_py} has snowballstemmer {mv['snowballstemmer']}, need "
+                 f"{EXPECTED_VERSIONS['snowballstemmer']} (run scripts/oracle-main.sh)")
+    if mv["mlflow"] != EXPECTED_MLFLOW:
+        print(f"gen_vectors: WARNING {main_py} has mlflow {mv['mlflow']}, the committed vectors "
+              f"were made with {EXPECTED_MLFLOW}", file=sys.stderr)
+    put("main/tokens.jsonl.gz", res["tokens"])
+    put("main/fts_items.jsonl.gz", res["fts_items"])
+    put("main/fts_diff.jsonl.gz", res["fts_diff"])
+    put("main/tag_maps.jsonl.gz", sort_records(res["tag_maps"], ("value", "key")))
+    put("main/run_name_sync.jsonl.gz", sort_records(res["run_name_sync"], ("key", "value")))
+    # Cross-check: the W and 3 levels must agree with v0.1 on every text.
+    for a, b in zip(v01_out["tokens"], res["tokens"]):
+        if a["text"] != b["text"] or a["W"] != b["W"] or a["3"] != b["3"]:
+            print(f"gen_vectors: NOTE main and v0.1 tokens differ for {a['text']!r}", file=sys.stderr)
 
-    write_readme(out, versions, counts, v01_sig, main_sig, main_sha)
+    write_readme(out, versions, counts, v01_sig, MAIN_SIG_EXPECTED, res["versions"])
 
     total = 0
     print("gen_vectors: wrote", out)

@@ -11,10 +11,11 @@ use std::fmt;
 use serde::Deserialize;
 
 use crate::config::{Config, DENORMALIZE_TAGS_SK, EXPERIMENT_DENORMALIZE_TAGS_PREFIX};
-use crate::format::{FtsEntityType, FtsLevel, Profile, TableFormat};
+use crate::format::{FtsEntityType, FtsLevel, Profile, TableFormat, TagKind};
 use crate::fts::{self, FtsTarget, TokenSet};
 use crate::item::{AttributeValue, Item, PK, SK};
 use crate::pattern::Pattern;
+use crate::tags::{self, MapAttr, RunNameSync};
 
 /// Mismatches kept in detail per category (all are counted).
 pub const DETAILS_KEPT: usize = 5;
@@ -28,6 +29,11 @@ pub enum Category {
     Denormalize,
     FtsItems,
     FtsDiff,
+    /// `main`: an experiment tag's entries in the `tags`, `tags_lower` and
+    /// `tags_lower_rev` maps of `E#META`.
+    TagMaps,
+    /// `main`: what a run tag does to the run's `run_name` and `lsi4sk`.
+    RunNameSync,
 }
 
 impl Category {
@@ -39,6 +45,8 @@ impl Category {
             Category::Denormalize => "denormalize",
             Category::FtsItems => "fts_items",
             Category::FtsDiff => "fts_diff",
+            Category::TagMaps => "tag_maps",
+            Category::RunNameSync => "run_name_sync",
         }
     }
 
@@ -48,7 +56,9 @@ impl Category {
     }
 
     /// The categories recorded for a format (stems, fnmatch and denormalize
-    /// do not depend on it and are recorded for `v0.1` only).
+    /// do not depend on it and are recorded for `v0.1` only; tag maps and
+    /// run-name sync exist in `main` only, and their checks also assert that
+    /// `v0.1` writes the plain `tags` entry and no run-name sync).
     pub fn for_format(format: TableFormat) -> &'static [Category] {
         match format {
             TableFormat::V0_1 => &[
@@ -59,7 +69,13 @@ impl Category {
                 Category::FtsItems,
                 Category::FtsDiff,
             ],
-            TableFormat::Main => &[Category::Tokens, Category::FtsItems, Category::FtsDiff],
+            TableFormat::Main => &[
+                Category::Tokens,
+                Category::FtsItems,
+                Category::FtsDiff,
+                Category::TagMaps,
+                Category::RunNameSync,
+            ],
         }
     }
 }
@@ -141,6 +157,8 @@ fn check_line(profile: &Profile, category: Category, line: &str) -> Result<(), S
         Category::Denormalize => check_denormalize(parse(line)?),
         Category::FtsItems => check_fts_items(profile, parse(line)?),
         Category::FtsDiff => check_fts_diff(parse(line)?),
+        Category::TagMaps => check_tag_maps(profile, parse(line)?),
+        Category::RunNameSync => check_run_name_sync(profile, parse(line)?),
     }
 }
 
@@ -354,6 +372,79 @@ fn check_fts_diff(v: FtsDiffVector) -> Result<(), String> {
     expect_eq(&format!("{what} remove"), pairs(&remove), expected_remove)
 }
 
+#[derive(Deserialize)]
+struct TagMapsVector {
+    key: String,
+    value: String,
+    tags: String,
+    tags_lower: String,
+    tags_lower_rev: String,
+}
+
+fn map_entries(entries: Vec<(MapAttr, AttributeValue)>) -> Vec<(&'static str, AttributeValue)> {
+    entries.into_iter().map(|(a, v)| (a.as_str(), v)).collect()
+}
+
+fn check_tag_maps(profile: &Profile, v: TagMapsVector) -> Result<(), String> {
+    let value = AttributeValue::S(v.value.clone());
+    let what = format!("experiment tag {:?} = {:?}", v.key, v.value);
+    expect_eq(
+        &format!("{what}: map entries"),
+        map_entries(tags::desired_entries(profile, TagKind::Experiment, &value)),
+        vec![
+            (MapAttr::Tags.as_str(), AttributeValue::S(v.tags)),
+            (MapAttr::TagsLower.as_str(), AttributeValue::S(v.tags_lower)),
+            (
+                MapAttr::TagsLowerRev.as_str(),
+                AttributeValue::S(v.tags_lower_rev),
+            ),
+        ],
+    )?;
+    // v0.1 copies the value into `tags` only (contract §3).
+    expect_eq(
+        &format!("{what}: v0.1 map entries"),
+        map_entries(tags::desired_entries(
+            Profile::of(TableFormat::V0_1),
+            TagKind::Experiment,
+            &value,
+        )),
+        vec![(MapAttr::Tags.as_str(), value)],
+    )
+}
+
+#[derive(Deserialize)]
+struct RunNameSyncVector {
+    key: String,
+    value: String,
+    run_name: Option<String>,
+    lsi4sk: Option<String>,
+}
+
+fn check_run_name_sync(profile: &Profile, v: RunNameSyncVector) -> Result<(), String> {
+    let value = AttributeValue::S(v.value.clone());
+    let what = format!("run tag {:?} = {:?}", v.key, v.value);
+    let theirs = match (v.run_name, v.lsi4sk) {
+        (None, None) => None,
+        (Some(run_name), Some(lsi4sk)) => Some(RunNameSync { run_name, lsi4sk }),
+        (run_name, lsi4sk) => {
+            return Err(format!(
+                "{what}: the reference set one of run_name {run_name:?} / lsi4sk {lsi4sk:?} without the other"
+            ))
+        }
+    };
+    expect_eq(
+        &format!("{what}: run_name / lsi4sk"),
+        tags::run_name_sync(profile, &v.key, &value),
+        theirs,
+    )?;
+    // v0.1 never syncs the run name from the tag (contract §3).
+    expect_eq(
+        &format!("{what}: v0.1 sync"),
+        tags::run_name_sync(Profile::of(TableFormat::V0_1), &v.key, &value),
+        None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,6 +458,44 @@ mod tests {
         assert_eq!(r.details[1].line, 4);
         assert!(!r.is_clean());
         assert_eq!(r.to_string(), "v0.1 fnmatch: 2/3 mismatches");
+    }
+
+    #[test]
+    fn tag_maps_vectors_compare_all_three_maps() {
+        let ok = r#"{"key":"k","value":"\u039f\u0394\u039f\u03a3 \u0130","tags":"\u039f\u0394\u039f\u03a3 \u0130","tags_lower":"\u03bf\u03b4\u03bf\u03c2 i\u0307","tags_lower_rev":"\u0307i \u03c2\u03bf\u03b4\u03bf"}"#;
+        let r = check_jsonl(TableFormat::Main, Category::TagMaps, ok);
+        assert!(r.is_clean(), "{:?}", r.details);
+        // CPython 3.11's lower() (Unicode 14) keeps letters lowered only since
+        // Unicode 16 (U+A7CB, U+1C89, Garay), and they end a final sigma.
+        let newer = [
+            r#"{"key":"k","value":"\u0391\u03a3\ua7cb","tags":"\u0391\u03a3\ua7cb","tags_lower":"\u03b1\u03c2\ua7cb","tags_lower_rev":"\ua7cb\u03c2\u03b1"}"#,
+            r#"{"key":"k","value":"\ua7cb\u03a3","tags":"\ua7cb\u03a3","tags_lower":"\ua7cb\u03c3","tags_lower_rev":"\u03c3\ua7cb"}"#,
+            r#"{"key":"k","value":"X\u1c89\ud803\udd50","tags":"X\u1c89\ud803\udd50","tags_lower":"x\u1c89\ud803\udd50","tags_lower_rev":"\ud803\udd50\u1c89x"}"#,
+        ];
+        let r = check_jsonl(TableFormat::Main, Category::TagMaps, &newer.join("\n"));
+        assert!(r.is_clean(), "{:?}", r.details);
+        let wrong = r#"{"key":"k","value":"A","tags":"A","tags_lower":"a","tags_lower_rev":"A"}"#;
+        let r = check_jsonl(TableFormat::Main, Category::TagMaps, wrong);
+        assert_eq!(r.mismatches, 1);
+        assert!(r.details[0].detail.contains("tags_lower_rev"));
+    }
+
+    #[test]
+    fn run_name_sync_vectors_tell_set_from_unset() {
+        let lines = [
+            r#"{"key":"mlflow.runName","value":"Ab","run_name":"Ab","lsi4sk":"ab"}"#,
+            r#"{"key":"mlflow.runName","value":"","run_name":null,"lsi4sk":null}"#,
+            r#"{"key":"mlflow.user","value":"Ab","run_name":null,"lsi4sk":null}"#,
+        ];
+        let r = check_jsonl(TableFormat::Main, Category::RunNameSync, &lines.join("\n"));
+        assert!(r.is_clean(), "{:?}", r.details);
+        let wrong = [
+            r#"{"key":"mlflow.runName","value":"Ab","run_name":null,"lsi4sk":null}"#,
+            r#"{"key":"mlflow.runName","value":"Ab","run_name":"Ab","lsi4sk":null}"#,
+            r#"{"key":"mlflow.user","value":"Ab","run_name":"Ab","lsi4sk":"ab"}"#,
+        ];
+        let r = check_jsonl(TableFormat::Main, Category::RunNameSync, &wrong.join("\n"));
+        assert_eq!((r.vectors, r.mismatches), (3, 3));
     }
 
     #[test]

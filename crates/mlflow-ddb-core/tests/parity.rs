@@ -84,3 +84,13 @@ fn main_fts_items() {
 fn main_fts_diff() {
     check(Main, FtsDiff, 1_000);
 }
+
+#[test]
+fn main_tag_maps() {
+    check(Main, TagMaps, 1_500);
+}
+
+#[test]
+fn main_run_name_sync() {
+    check(Main, RunNameSync, 500);
+}
