@@ -86,8 +86,8 @@ use crate::item::{AttributeValue, Item, ItemKey, PK, SK};
 use crate::keys::{ItemKind, SK_EXPERIMENT_META};
 use crate::stream::{Change, EventName};
 use crate::tags::{
-    desired_entries, is_denormalized, is_overflow_ref, map_attrs, run_name_sync, tag_kind_of_target, tag_prefix,
-    tag_target, RUN_NAME_TAG,
+    desired_entries, is_denormalized, is_overflow_ref, map_attrs, run_name_sync,
+    tag_kind_of_target, tag_prefix, tag_target, RUN_NAME_TAG,
 };
 
 /// Attribute names the planner reads on targets.

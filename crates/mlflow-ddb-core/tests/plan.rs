@@ -820,7 +820,9 @@ fn main_overflow_references_are_never_copied_or_tokenized() {
     let plan = plan(p, &cfg, &table, &run);
     assert!(plan.maps.is_empty(), "{:?}", plan.maps);
     assert!(
-        !put_sks(&plan).iter().any(|sk| sk.contains("overflow") || sk.contains("bucket")),
+        !put_sks(&plan)
+            .iter()
+            .any(|sk| sk.contains("overflow") || sk.contains("bucket")),
         "{:?}",
         put_sks(&plan)
     );

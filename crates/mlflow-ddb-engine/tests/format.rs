@@ -14,11 +14,17 @@ async fn detects_once_caches_and_reads_again_after_invalidate() {
     let store = Arc::new(MemoryStore::new());
     store.declare_format(TableFormat::V0_1);
     let resolver = FormatResolver::detect(FormatSetting::Auto, store.clone());
-    assert_eq!(resolver.resolve().await.expect("v0.1").format, TableFormat::V0_1);
+    assert_eq!(
+        resolver.resolve().await.expect("v0.1").format,
+        TableFormat::V0_1
+    );
 
     // The table under the name changes: the cached answer stays...
     store.declare_format(TableFormat::Main);
-    assert_eq!(resolver.resolve().await.expect("cached").format, TableFormat::V0_1);
+    assert_eq!(
+        resolver.resolve().await.expect("cached").format,
+        TableFormat::V0_1
+    );
     // ...until a refused write makes the caller invalidate it.
     resolver.invalidate();
     let d = resolver.resolve().await.expect("main");
@@ -42,7 +48,10 @@ async fn a_contradicted_setting_is_refused_and_undeclared_tables_use_the_keys() 
         [("gsi2pk", mlflow_ddb_aws::testkit::s("FTS_NAMES#default"))],
     )]));
     let auto = FormatResolver::detect(FormatSetting::Auto, bare.clone());
-    assert_eq!(auto.resolve().await.expect("main").format, TableFormat::Main);
+    assert_eq!(
+        auto.resolve().await.expect("main").format,
+        TableFormat::Main
+    );
     let empty = FormatResolver::detect(FormatSetting::Auto, Arc::new(MemoryStore::new()));
     let err = empty.resolve().await.expect_err("nothing to tell from");
     assert!(err.to_string().contains("TABLE_FORMAT=v0.1"), "{err}");
@@ -50,5 +59,8 @@ async fn a_contradicted_setting_is_refused_and_undeclared_tables_use_the_keys() 
     // A fixed resolver never reads and never forgets.
     let fixed = FormatResolver::fixed(TableFormat::Main);
     fixed.invalidate();
-    assert_eq!(fixed.resolve().await.expect("fixed").format, TableFormat::Main);
+    assert_eq!(
+        fixed.resolve().await.expect("fixed").format,
+        TableFormat::Main
+    );
 }

@@ -100,10 +100,12 @@ async fn ten_thousand_records_under_faults_lose_nothing() {
                     continue;
                 }
                 let target = format!("DynamoDB_20120810.{}", ops[i % ops.len()]);
-                let fault = if i % 2 == 0 {
-                    Fault::throttling()
-                } else {
-                    Fault::server_error(500 + 3 * (i % 2) as u16)
+                // Throttling, then both 5xx the service answers (500
+                // InternalServerError, 503 ServiceUnavailable), in turn.
+                let fault = match i % 3 {
+                    0 => Fault::throttling(),
+                    1 => Fault::server_error(500),
+                    _ => Fault::server_error(503),
                 };
                 proxy.inject(&target, if i % 5 == 0 { 3 } else { 1 }, fault);
                 i += 1;
@@ -127,7 +129,10 @@ async fn ten_thousand_records_under_faults_lose_nothing() {
         summary.on_failure_messages, 0,
         "no batch given up: {summary:?}"
     );
-    assert!(injected > 10, "faults injected through the run: {injected}");
+    assert!(
+        injected > 10,
+        "faults injected through the run (each kind at least 3 times): {injected}"
+    );
     assert!(summary.stats.retries > 0, "{summary:?}");
     // One dead letter per poisoned target, covering its other records.
     let sends = summary.stats.dlq_sends;

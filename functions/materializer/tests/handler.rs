@@ -383,7 +383,11 @@ async fn a_type_mismatch_rereads_the_format_and_retries_instead_of_dead_letterin
     let resp = handle(&d, event(records.clone()), deadline(), MetricsSink::Off)
         .await
         .unwrap();
-    assert_eq!(failures(&resp), vec!["200".to_owned()], "retried from the refused record");
+    assert_eq!(
+        failures(&resp),
+        vec!["200".to_owned()],
+        "retried from the refused record"
+    );
     assert!(queue.messages().is_empty(), "nothing dead-lettered");
     assert_eq!(d.format.resolve().await.unwrap().format, TableFormat::Main);
 }

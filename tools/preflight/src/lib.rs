@@ -610,7 +610,11 @@ mod tests {
     fn the_format_is_reported_with_its_evidence_and_a_wrong_setting_fails() {
         let r = assess(&facts());
         assert_eq!(r.format, Some(TableFormat::V0_1));
-        assert!(render(&r).contains("v0.1 (lsi2sk declared S"), "{}", render(&r));
+        assert!(
+            render(&r).contains("v0.1 (lsi2sk declared S"),
+            "{}",
+            render(&r)
+        );
 
         let mut main = facts();
         main.format_evidence = FormatEvidence {
