@@ -8,7 +8,7 @@ CARGO ?= cargo
 .PHONY: help test lint unit demo parity vectors bench build emulator clean infra-test preflight enable-stream
 
 help:
-	@echo "make demo     run the suite end to end on the local emulator and print what it did"
+	@echo "make demo [FORMAT=main]  run the suite end to end on the local emulator and print what it did (table format v0.1, the default, or main)"
 	@echo "make test     the full test suite (fmt, clippy, unit, parity, integration)"
 	@echo "make parity   print parity figures against the reference store's vectors"
 	@echo "make vectors  regenerate the parity vectors from the reference package"
@@ -43,7 +43,7 @@ vectors:
 	.venv/bin/python scripts/gen_vectors.py
 
 demo:
-	scripts/demo.sh
+	DEMO_FORMAT="$(or $(FORMAT),v0.1)" scripts/demo.sh
 
 bench:
 	scripts/bench.sh

@@ -11,16 +11,32 @@
 #
 #   scripts/demo.sh            run everything; the emulator is started and stopped
 #   DEMO_TABLE=name            table name (default mlflow-demo)
+#   DEMO_FORMAT=v0.1|main      the table format, i.e. which reference store writes
+#                              (`make demo FORMAT=main`; default v0.1)
+#
+# The format matters in one place, the block below: which venv holds the
+# writer (and runs the Python helpers), and which admin CLI `cli` calls. The
+# helpers read DEMO_FORMAT for what they expect of the writer and print.
 set -euo pipefail
 set -E  # the ERR trap fires inside functions too
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-py="$root/.venv/bin/python"
 demo="$root/scripts/demo"
 export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 export MLFLOW_LOGGING_LEVEL=WARNING  # MLflow's INFO lines would drown the demo's own
 export DEMO_TABLE="${DEMO_TABLE:-mlflow-demo}"
+export DEMO_FORMAT="${DEMO_FORMAT:-v0.1}"
+case "$DEMO_FORMAT" in
+  v0.1) # PyPI mlflow-dynamodbstore 0.1.0 in the project venv
+    writer_venv="$root/.venv"; venv_sets=(emulator reference)
+    writer="the reference store mlflow-dynamodbstore" ;;
+  main) # the reference's main branch (3ccbc9e) in its own venv (MLflow 3.17)
+    writer_venv="$root/.venv-main"; venv_sets=(emulator main)
+    writer="the reference store's main branch (mlflow-dynamodbstore 3ccbc9e, table format main)" ;;
+  *) echo "demo: DEMO_FORMAT (make demo FORMAT=...) is '$DEMO_FORMAT'; expected v0.1 or main" >&2; exit 2 ;;
+esac
+py="$writer_venv/bin/python"
 
 # ---------------------------------------------------------------- framework
 
@@ -54,14 +70,28 @@ on_error() {
 }
 trap on_error ERR
 
-cli() { # the reference's admin CLI (it reaches the emulator through AWS_ENDPOINT_URL)
+cli() { # the reference's admin CLI, called with v0.1's subcommands
+  if [ "$DEMO_FORMAT" = main ]; then
+    # main's CLI: `--name T --endpoint-url URL` before the subcommand, and
+    # fts-trigrams / denormalize-tags are called fts / tag
+    local args=("$@")
+    case "${args[0]}" in
+      fts-trigrams) args[0]=fts ;;
+      denormalize-tags) args[0]=tag ;;
+    esac
+    printf '  $ mlflow-dynamodbstore --name %s --endpoint-url $AWS_ENDPOINT_URL %s\n' "$DEMO_TABLE" "${args[*]}"
+    "$writer_venv/bin/mlflow-dynamodbstore" --name "$DEMO_TABLE" --endpoint-url "$AWS_ENDPOINT_URL" \
+      --region "$AWS_REGION" "${args[@]}" | sed 's/^/    /'
+    return
+  fi
+  # v0.1's CLI reaches the emulator through AWS_ENDPOINT_URL.
   printf '  $ mlflow-dynamodbstore %s\n' "$*"
   # Every CLI call imports the package half-way, then MLflow loads the store
   # entry points and warns 'Failure attempting to register store for scheme
   # "dynamodb": partially initialized module' (a circular import, harmless for
   # the CLI); only that warning is silenced.
   PYTHONWARNINGS="ignore:Failure attempting to register store:UserWarning" \
-    "$root/.venv/bin/mlflow-dynamodbstore" "$@" --table "$DEMO_TABLE" --region "$AWS_REGION" | sed 's/^/    /'
+    "$writer_venv/bin/mlflow-dynamodbstore" "$@" --table "$DEMO_TABLE" --region "$AWS_REGION" | sed 's/^/    /'
 }
 
 manifest() { # a value from the manifest the dataset steps wrote, e.g. manifest experiments.ranking.id
@@ -77,7 +107,7 @@ PY
 # ------------------------------------------------------- steps (outside)
 
 step_venv() {
-  scripts/venv.sh emulator reference
+  scripts/venv.sh "${venv_sets[@]}"
   "$py" - <<'PY'
 from importlib.metadata import version
 pkgs = ["mlflow", "mlflow-dynamodbstore", "moto", "boto3", "snowballstemmer"]
@@ -164,6 +194,9 @@ step_materializer() {
   "$py" "$demo/materializer_raw.py" write
   echo "  before:"
   "$py" "$demo/materializer_raw.py" show | sed 's/^/  /'
+  if [ "$DEMO_FORMAT" = main ]; then
+    "$py" "$demo/materializer_raw.py" renamed | sed 's/^/  /'
+  fi
   "$py" "$demo/tablestats.py" "$DEMO_TABLE" --save "$DEMO_STATE/stats-before-materializer.json" >/dev/null
   printf '  $ materializer tail --table %s --until-idle\n' "$DEMO_TABLE"
   "$m" tail --table "$DEMO_TABLE" --until-idle --checkpoint "$DEMO_STATE/materializer-checkpoint.json" \
@@ -181,8 +214,80 @@ assert st["failed"] == 0 and st["dlq_sends"] == 0, st
 PY
   echo "  after:"
   "$py" "$demo/materializer_raw.py" check | sed 's/^/  /'
+  if [ "$DEMO_FORMAT" = main ]; then
+    echo "  the run the data set renamed through mlflow.runName (main left the old name's tokens):"
+    "$py" "$demo/materializer_raw.py" renamed --check | sed 's/^/  /'
+    echo "    our materializer plans a run's name tokens from its current run_name, whichever write changed"
+    echo "    it, and replaces the whole token set (stale ones deleted): the state a store writing that"
+    echo "    name at creation would have; main's rename path updates run_name without touching FTS"
+  fi
   echo "  what changed in the table:"
   "$py" "$demo/tablestats.py" "$DEMO_TABLE" --compare "$DEMO_STATE/stats-before-materializer.json" | sed 's/^/    /'
+}
+
+step_format_detection() {
+  # The functions follow the table's format: TABLE_FORMAT unset means auto
+  # (DescribeTable's lsi2sk type: N = main, S = v0.1). A TABLE_FORMAT naming
+  # the other format is refused before anything is written: shown with one
+  # stream record and one drift pending, which a wrong-format run would have
+  # written in the wrong layout.
+  local other bin="$root/target/debug" rc
+  other="$([ "$DEMO_FORMAT" = main ] && echo v0.1 || echo main)"
+  "$py" "$demo/materializer_raw.py" pending
+  "$py" "$demo/materializer_raw.py" run-entries
+  "$py" "$demo/tablestats.py" "$DEMO_TABLE" --save "$DEMO_STATE/stats-before-refusals.json" >/dev/null
+  cp "$DEMO_STATE/materializer-checkpoint.json" "$DEMO_STATE/checkpoint-before-refusals.json"
+  refused() { # CMD...: run with the wrong TABLE_FORMAT, show its error and exit code, fail unless refused
+    local shown="${*/#$bin\//}"
+    printf '  $ TABLE_FORMAT=%s %s\n' "$other" "${shown//$DEMO_STATE/\$DEMO_STATE}"
+    rc=0
+    TABLE_FORMAT="$other" RUST_LIB_BACKTRACE=0 "$@" >"$DEMO_STATE/refused.out" 2>"$DEMO_STATE/refused.err" || rc=$?
+    grep -v '^$' "$DEMO_STATE/refused.err" | sed 's/^/    /'
+    echo "    (exit code $rc)"
+    [ "$rc" -ne 0 ] && grep -q "TABLE_FORMAT=$other: nothing was written" "$DEMO_STATE/refused.err"
+  }
+  refused "$bin/materializer" tail --table "$DEMO_TABLE" --until-idle --checkpoint "$DEMO_STATE/materializer-checkpoint.json"
+  refused "$bin/indexer" backfill --table "$DEMO_TABLE" --segments 4
+  refused "$bin/ttl-sweeper" --table "$DEMO_TABLE"
+  echo "  the table after the three refusals:"
+  "$py" "$demo/tablestats.py" "$DEMO_TABLE" --compare "$DEMO_STATE/stats-before-refusals.json" | sed 's/^/  /'
+  "$py" "$demo/materializer_raw.py" run-entries
+  cmp -s "$DEMO_STATE/materializer-checkpoint.json" "$DEMO_STATE/checkpoint-before-refusals.json"
+  echo "    materializer checkpoint unchanged: the pending record was not acknowledged"
+  "$py" "$demo/tablestats.py" "$DEMO_TABLE" --compare "$DEMO_STATE/stats-before-refusals.json" | grep -qx '  no change'
+
+  echo "  without TABLE_FORMAT (auto), each function detects the format and goes on:"
+  printf '  $ materializer tail --table %s --until-idle\n' "$DEMO_TABLE"
+  env -u TABLE_FORMAT "$bin/materializer" tail --table "$DEMO_TABLE" --until-idle \
+    --checkpoint "$DEMO_STATE/materializer-checkpoint.json" >"$DEMO_STATE/detect-tail.json" 2>"$DEMO_STATE/detect-tail.log"
+  "$py" - "$DEMO_STATE/detect-tail.json" "$DEMO_STATE/detect-tail.log" "$DEMO_FORMAT" <<'PY'
+import json, re, sys
+r = json.load(open(sys.argv[1], encoding="utf-8"))
+log = open(sys.argv[2], encoding="utf-8").read()
+m = re.search(r"table format .*?format=(\S+) setting=(\S+) evidence=(.*)", log)
+evidence = f" (setting {m.group(2)}; {m.group(3).strip()})" if m else ""
+st = r["stats"]
+print(f"    format {r['format']}{evidence}")
+print(f"    {st['records']} records, {st['targets']} targets, {st['writes']} write requests, {st['failed']} failed")
+assert r["format"] == sys.argv[3] and st["failed"] == 0 and st["writes"] > 0, r
+PY
+  "$py" "$demo/materializer_raw.py" run-entries
+  printf '  $ indexer verify --table %s --segments 4\n' "$DEMO_TABLE"
+  rc=0
+  env -u TABLE_FORMAT "$bin/indexer" verify --table "$DEMO_TABLE" --segments 4 \
+    >"$DEMO_STATE/detect-verify.json" 2>"$DEMO_STATE/detect-verify.txt" || rc=$?
+  sed 's/^/    /' "$DEMO_STATE/detect-verify.txt"
+  echo "    (exit code $rc: 0 = clean, 3 = drift)"
+  grep -q "(format $DEMO_FORMAT: " "$DEMO_STATE/detect-verify.txt"
+  printf '  $ ttl-sweeper --table %s --dry-run --json\n' "$DEMO_TABLE"
+  env -u TABLE_FORMAT "$bin/ttl-sweeper" --table "$DEMO_TABLE" --dry-run --json >"$DEMO_STATE/detect-sweep.json"
+  "$py" - "$DEMO_STATE/detect-sweep.json" "$DEMO_FORMAT" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1], encoding="utf-8"))
+print(f"    format {r['format']}: {r['items_scanned']} items scanned, {r['orphaned_partitions']} orphaned partitions"
+      + (" (dry run, nothing written)" if r["dry_run"] else ""))
+assert r["format"] == sys.argv[2], r
+PY
 }
 
 step_ttl_sweeper() {
@@ -206,16 +311,23 @@ step_indexer_story() {
   # process (the reference caches CONFIG per process).
   local t="${DEMO_TABLE}-indexer" story=("$py" "$demo/indexer_story.py")
   local indexer=("$root/target/debug/indexer")
+  # runs, risk, zebra found: v0.1 answers a tag LIKE from value FTS items only;
+  # main filters tag items for it, so only the team.* pattern hides runs there
+  local -A want=([v0.1]="6,3,0 6,0,0 8,2,2" [main]="6,3,3 6,0,3 8,2,5")
+  local w=(${want[$DEMO_FORMAT]})
   cargo build --quiet --locked -p indexer
   "${story[@]}" seed --table "$t" >/dev/null
   echo "  6 runs written by the reference store: tag team.name (3 'risk'), tag note (3 with 'zebra')"
-  "${story[@]}" say --table "$t" --label "before any change:" --expect 6,3,0
+  "${story[@]}" say --table "$t" --label "before any change:" --expect "${w[0]}"
   DEMO_TABLE="$t" cli denormalize-tags add 'team.*'
-  "${story[@]}" say --table "$t" --label "after adding team.*:" --expect 6,0,0
+  "${story[@]}" say --table "$t" --label "after adding team.*:" --expect "${w[1]}"
   DEMO_TABLE="$t" cli fts-trigrams add run_tag_value
   "${story[@]}" write-new --table "$t" -n 2 >/dev/null
   echo "  2 more runs written (risk, zebra)"
-  "${story[@]}" say --table "$t" --label "after run_tag_value FTS + 2 new runs:" --expect 8,2,2
+  "${story[@]}" say --table "$t" --label "after run_tag_value FTS + 2 new runs:" --expect "${w[2]}"
+  if [ "$DEMO_FORMAT" = main ]; then
+    echo "  (main filters tag items for tags.note LIKE, so zebra runs never drop out; team.* still hides risk runs)"
+  fi
   "$py" "$demo/tablestats.py" "$t" --save "$DEMO_STATE/stats-indexer.json" >/dev/null
   echo "  \$ indexer verify --table $t --segments 4"
   local rc=0
@@ -245,9 +357,19 @@ STEPS_INSIDE=(
   "table_stats|What the table holds: items and derived items per kind"
   "searches|The reference store's own searches"
   "materializer|materializer: raw writes without inline materialization; tail derives them"
+  "format_detection|Format detection: the functions follow the table; a wrong TABLE_FORMAT is refused, nothing written"
   "ttl_sweeper|ttl-sweeper: an experiment soft-deleted and expired; dry run, then the sweep"
   "indexer_story|indexer: a new pattern hides old runs from search; verify, backfill, verify"
 )
+
+# Format detection is shown with FORMAT=main only: `make demo` (v0.1) keeps its steps.
+if [ "$DEMO_FORMAT" != main ]; then
+  steps=()
+  for entry in "${STEPS_INSIDE[@]}"; do
+    [ "${entry%%|*}" = format_detection ] || steps+=("$entry")
+  done
+  STEPS_INSIDE=("${steps[@]}")
+fi
 
 run_steps() {
   local entry
@@ -272,8 +394,13 @@ if [ "${1:-}" = "--inside" ]; then
 fi
 
 T0="$EPOCHREALTIME"
-echo "make demo: the reference store mlflow-dynamodbstore on a local emulator"
-run_steps "venv|Python venv: emulator and reference store (scripts/venv.sh)"
+if [ "$DEMO_FORMAT" = main ]; then
+  echo "make demo FORMAT=main: $writer on a local emulator"
+  run_steps "venv|Python venvs: emulator (.venv) and the main store (.venv-main) (scripts/venv.sh)"
+else
+  echo "make demo: $writer on a local emulator"
+  run_steps "venv|Python venv: emulator and reference store (scripts/venv.sh)"
+fi
 
 mkdir -p "$root/.cache/demo"
 DEMO_STATE="$(mktemp -d "$root/.cache/demo/run-XXXXXX")"

@@ -30,6 +30,28 @@ def table() -> str:
     return env("DEMO_TABLE")
 
 
+FORMATS = ("v0.1", "main")
+
+
+def table_format() -> str:
+    """The table format the demo writes (DEMO_FORMAT, set by scripts/demo.sh
+    from `make demo FORMAT=...`): `v0.1` (PyPI 0.1.0, the default) or `main`
+    (the reference's main branch, in .venv-main)."""
+    fmt = os.environ.get("DEMO_FORMAT") or "v0.1"
+    if fmt not in FORMATS:
+        fail(f"DEMO_FORMAT={fmt!r}: expected one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def is_main() -> bool:
+    return table_format() == "main"
+
+
+def stack_name() -> str:
+    """The CloudFormation stack the store creates for the table."""
+    return table() if is_main() else f"mlflow-dynamodbstore-{table()}"
+
+
 def endpoint() -> str:
     return env("AWS_ENDPOINT_URL")
 

@@ -1,5 +1,6 @@
 """The indexer's operator story, store side: what the reference store
-(mlflow-dynamodbstore 0.1.0) finds before and after a configuration change.
+(mlflow-dynamodbstore 0.1.0, or main with DEMO_FORMAT=main, run from
+.venv-main) finds before and after a configuration change.
 
 Every invocation is a fresh process, so a fresh store: the reference caches
 its CONFIG per process.

@@ -8,6 +8,13 @@
     materializer_raw.py check   print, per entity written, its tags map entries and
                                 FTS items, and fail unless the materializer derived
                                 them all
+    materializer_raw.py pending write one more run tag item (mlflow.source.name) on the raw
+                                run with PutItem: a stream record the materializer has yet to
+                                derive (its map entry and tag-value FTS items)
+    materializer_raw.py renamed [--check]
+                                main only: the name tokens of the run the data set
+                                renamed through its mlflow.runName tag, against the
+                                tokens of its current name; --check fails unless equal
 
 Entities: one experiment (tags, name), one run (tags, params, name), one trace
 (tag), one registered model and its version (tags), with a `#` and non-ASCII
@@ -106,12 +113,57 @@ def show() -> list[tuple[str, int, int]]:
 def check() -> None:
     rows = show()
     by = {name.split(" / ")[1]: (e, f) for name, e, f in rows}
-    want = {"E#META": (1, True), RUN: (2, True), TRACE: (1, True), "M#META": (1, True), VERSION: (1, False)}
+    # experiment maps: mlflow.* only in v0.1, every experiment tag (2) in main
+    exp_entries = 2 if context.is_main() else 1
+    want = {"E#META": (exp_entries, True), RUN: (2, True), TRACE: (1, True), "M#META": (1, True),
+            VERSION: (1, False)}
     for sk, (entries, has_fts) in want.items():
         e, f = by[sk]
         if e != entries or (has_fts and f == 0):
             fail(f"{sk}: {e} tags entries and {f} FTS items; expected {entries} entries and FTS items: {has_fts}")
-    say("every raw target got its tags map entries (mlflow.* only) and FTS items")
+    which = "every experiment tag; mlflow.* for the others" if context.is_main() else "mlflow.* only"
+    say(f"every raw target got its tags map entries ({which}) and FTS items")
+
+
+PENDING = ("mlflow.source.name", "churn_pipeline.py")
+
+
+def pending() -> None:
+    key, value = PENDING
+    aws("dynamodb").put_item(TableName=table(), Item=tag(EXP, RUN, key, value))
+    say(f"PutItem {EXP} / {RUN}#TAG#{key} = {value!r}: the run's map lacks it until a function derives it")
+
+
+def run_entries() -> None:
+    """One line: the raw run's tags map entries and tag-value FTS items of PENDING's key."""
+    c = aws("dynamodb")
+    item = c.get_item(TableName=table(), Key={"PK": s(EXP), "SK": s(RUN)}, ConsistentRead=True).get("Item", {})
+    entries = sorted(item.get("tags", {}).get("M", {}))
+    kw = {"TableName": table(), "KeyConditionExpression": "PK = :p AND begins_with(SK, :s)", "Select": "COUNT",
+          "ExpressionAttributeValues": {":p": s(EXP), ":s": s(f"FTS_REV#R#{RUN[2:]}#{PENDING[0]}#")}}
+    say(f"{EXP} / {RUN}: tags map {entries}; {c.query(**kw)['Count']} FTS_REV items for {PENDING[0]}")
+
+
+def renamed(check_tokens: bool) -> None:
+    """The run renamed through mlflow.runName (dataset.py, main only): its
+    name's W-level FTS tokens against those of its current run_name, computed
+    with the main store's own tokenizer."""
+    from mlflow_dynamodbstore.dynamodb.fts import tokenize_words
+
+    run = context.load_manifest()["runs"]["lstm"]
+    c = aws("dynamodb")
+    pk = f"EXP#{run['experiment']}"
+    item = c.get_item(TableName=table(), Key={"PK": s(pk), "SK": s(f"R#{run['id']}")}, ConsistentRead=True)["Item"]
+    name = item["run_name"]["S"]
+    prefix = f"FTS_REV#R#{run['id']}#W#"
+    page = c.query(TableName=table(), KeyConditionExpression="PK = :p AND begins_with(SK, :s)",
+                   ExpressionAttributeValues={":p": s(pk), ":s": s(prefix)}, ConsistentRead=True)
+    have = sorted(i["SK"]["S"][len(prefix):] for i in page["Items"])
+    want = sorted(tokenize_words(name))
+    state = "right" if have == want else f"wrong: should be {want}"
+    say(f"run {run['id']} renamed via mlflow.runName to {name!r}: name tokens (W) {have}, {state}")
+    if check_tokens and have != want:
+        fail(f"name tokens of R#{run['id']} are {have}, expected {want}")
 
 
 def main() -> None:
@@ -122,8 +174,14 @@ def main() -> None:
         show()
     elif mode == "check":
         check()
+    elif mode == "pending":
+        pending()
+    elif mode == "run-entries":
+        run_entries()
+    elif mode == "renamed":
+        renamed("--check" in sys.argv[2:])
     else:
-        fail("usage: materializer_raw.py write|check")
+        fail("usage: materializer_raw.py write|show|check|pending|run-entries|renamed [--check]")
 
 
 if __name__ == "__main__":

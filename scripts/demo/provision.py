@@ -1,8 +1,9 @@
 """Demo step: let the reference store provision its table, then show what it made.
 
 Opening an MlflowClient on `dynamodb://<endpoint>/<table>` makes the store
-(the `mlflow.tracking_store` entry point `dynamodb`) create the
-CloudFormation stack `mlflow-dynamodbstore-<table>` and seed its items.
+(the `mlflow.tracking_store` entry point `dynamodb`) create its
+CloudFormation stack (`mlflow-dynamodbstore-<table>` in v0.1, `<table>` in
+main) and seed its items.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def main() -> None:
     ctx.say(f"tracking store: {type(store).__module__}.{type(store).__name__}")
 
     cfn = ctx.aws("cloudformation")
-    stack_name = f"mlflow-dynamodbstore-{table}"
+    stack_name = ctx.stack_name()
     stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     if not stacks or stacks[0]["StackStatus"] != "CREATE_COMPLETE":
         ctx.fail(f"stack {stack_name} is not CREATE_COMPLETE: {stacks}")
@@ -46,6 +47,13 @@ def main() -> None:
     pitr = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
     pitr_status = pitr.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
     ctx.say(f"table {table}: key {keys}, LSIs {','.join(lsis)}, GSIs {','.join(gsis)}")
+    types = {a["AttributeName"]: a["AttributeType"] for a in desc["AttributeDefinitions"]}
+    if ctx.is_main():
+        numeric = sorted(k for k, v in types.items() if v != "S")
+        ctx.say(f"  key attributes declared N: {', '.join(numeric)}; the other {len(types) - len(numeric)} S "
+                "(v0.1 declares all S: DescribeTable's lsi2sk type is how the suite tells the formats apart)")
+    if ctx.is_main() != (types.get("lsi2sk") == "N"):
+        ctx.fail(f"lsi2sk is {types.get('lsi2sk')}, not what format {ctx.table_format()} declares")
     ctx.say(f"  billing {billing}, stream {stream}")
     ttl_attr = f" on {ttl['AttributeName']}" if "AttributeName" in ttl else ""
     ctx.say(f"  TTL {ttl.get('TimeToLiveStatus')}{ttl_attr}, PITR {pitr_status}")
