@@ -266,8 +266,9 @@ async fn run_cli(cli: Cli) -> anyhow::Result<()> {
 
 fn print_human(s: &Summary) {
     let mode = if s.dry_run { "dry run" } else { "sweep" };
+    let format = s.format.map_or(String::new(), |f| format!(" (format {f})"));
     println!(
-        "{mode} of {}: {} items in {} EXP#/RM# partitions scanned ({} pages, {} segments{})",
+        "{mode} of {}{format}: {} items in {} EXP#/RM# partitions scanned ({} pages, {} segments{})",
         s.table,
         s.items_scanned,
         s.partitions_scanned,

@@ -65,6 +65,125 @@ fn category(out: &Outcome, c: Category) -> BTreeMap<ItemKey, BTreeSet<ItemKey>> 
         .collect()
 }
 
+/// A reference CLI's dry-run report: `Experiment <id>: <n> orphaned items`
+/// lines, by partition.
+fn reported_orphans(text: &str) -> BTreeMap<String, usize> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("Experiment ")?;
+            let (id, n) = rest.split_once(": ")?;
+            Some((
+                format!("EXP#{id}"),
+                n.strip_suffix(" orphaned items")?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// Our dry run against the reference's report on the fixture's table
+/// (`reference_table.py`'s manifest): category 1 is the reference's set
+/// (same partitions, every item of each, same counts); category 2 the model
+/// whose `M#META` is gone (the references ignore `RM#`); category 3 the
+/// deleted run's children and its FTS items in `profile`'s layout, nothing
+/// else (returned). Nothing was written.
+fn check_dry_run(
+    profile: &mlflow_ddb_core::format::Profile,
+    dry: &Outcome,
+    before: &BTreeMap<ItemKey, Item>,
+    manifest: &serde_json::Value,
+    reported: &BTreeMap<String, usize>,
+) -> BTreeSet<ItemKey> {
+    use mlflow_ddb_core::keys::ItemKind;
+    let cat1 = category(dry, Category::Experiment);
+    let ours: BTreeMap<String, usize> = cat1.iter().map(|(m, i)| (m.pk.clone(), i.len())).collect();
+    assert_eq!(&ours, reported);
+    for (meta, items) in &cat1 {
+        let all: BTreeSet<ItemKey> = before.keys().filter(|k| k.pk == meta.pk).cloned().collect();
+        assert_eq!(items, &all, "{}", meta.pk);
+    }
+    let gone: BTreeSet<String> = manifest["experiments_gone"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| format!("EXP#{}", v.as_str().unwrap()))
+        .collect();
+    assert_eq!(ours.keys().cloned().collect::<BTreeSet<_>>(), gone);
+
+    let cat2 = category(dry, Category::RegisteredModel);
+    let model_pk = manifest["models_gone"][0].as_str().unwrap();
+    assert_eq!(cat2.len(), 1);
+    let (meta, items) = cat2.iter().next().unwrap();
+    assert_eq!(meta.pk, model_pk);
+    let all: BTreeSet<ItemKey> = before
+        .keys()
+        .filter(|k| k.pk == model_pk)
+        .cloned()
+        .collect();
+    assert!(!all.is_empty());
+    assert_eq!(items, &all);
+
+    let cat3 = category(dry, Category::Run);
+    let exp = manifest["runs_gone"][0][0].as_str().unwrap();
+    let run_id = manifest["runs_gone"][0][1].as_str().unwrap();
+    let pk = format!("EXP#{exp}");
+    let want: BTreeSet<ItemKey> = before
+        .keys()
+        .filter(|k| {
+            k.pk == pk
+                && (k.sk.starts_with(&format!("R#{run_id}#"))
+                    || match ItemKind::parse_key(profile, k) {
+                        ItemKind::FtsForward { fts, .. } | ItemKind::FtsReverse { fts, .. } => {
+                            fts.entity_id == run_id
+                        }
+                        _ => false,
+                    })
+        })
+        .cloned()
+        .collect();
+    assert!(want.len() > 5, "{want:?}");
+    assert!(want.iter().any(|k| k.sk.starts_with("FTS#")), "{want:?}");
+    assert_eq!(cat3.len(), 1);
+    assert_eq!(cat3.get(&key(&pk, &format!("R#{run_id}"))), Some(&want));
+    assert_eq!(dry.summary.items_expired, 0);
+    want
+}
+
+/// The sweep after the dry run: every orphan the dry run saw gets
+/// `ttl = now`, every other item is unchanged.
+fn check_sweep(
+    dry: &Outcome,
+    swept: &Outcome,
+    before: &BTreeMap<ItemKey, Item>,
+    after: &BTreeMap<ItemKey, Item>,
+    now: i64,
+) -> BTreeSet<ItemKey> {
+    let orphans: BTreeSet<ItemKey> = swept
+        .decision
+        .groups
+        .iter()
+        .flat_map(|g| g.items.iter().map(|s| s.key.clone()))
+        .collect();
+    assert_eq!(
+        orphans.len() as u64,
+        dry.summary.orphans.total_items(),
+        "the sweep saw what the dry run saw"
+    );
+    assert_eq!(after.len(), before.len());
+    for (k, item) in after {
+        if orphans.contains(k) {
+            assert_eq!(ttl_of(item), Some(now), "{k}");
+        } else {
+            assert_eq!(Some(item), before.get(k), "live item {k} changed");
+        }
+    }
+    assert_eq!(
+        swept.summary.items_expired + swept.summary.items_skipped_already_expiring,
+        orphans.len() as u64
+    );
+    assert!(swept.summary.complete);
+    orphans
+}
+
 #[tokio::test]
 async fn parity_with_the_reference_cleanup_expired_and_a_safe_sweep() {
     let clients = testkit::clients().await;
@@ -97,17 +216,7 @@ async fn parity_with_the_reference_cleanup_expired_and_a_safe_sweep() {
         .unwrap();
     assert!(reference.status.success());
     let text = String::from_utf8_lossy(&reference.stdout);
-    let reported: BTreeMap<String, usize> = text
-        .lines()
-        .filter_map(|l| {
-            let rest = l.strip_prefix("Experiment ")?;
-            let (id, n) = rest.split_once(": ")?;
-            Some((
-                format!("EXP#{id}"),
-                n.strip_suffix(" orphaned items")?.parse().ok()?,
-            ))
-        })
-        .collect();
+    let reported = reported_orphans(&text);
     assert_eq!(reported.len(), 2, "{text}");
 
     let store: Arc<dyn Store> = Arc::new(DynamoStore::with_options(
@@ -127,86 +236,24 @@ async fn parity_with_the_reference_cleanup_expired_and_a_safe_sweep() {
     )
     .await;
 
-    // Category 1 = the reference's set: same partitions, same items (all of
-    // each partition), same counts.
-    let cat1 = category(&dry, Category::Experiment);
-    let ours: BTreeMap<String, usize> = cat1.iter().map(|(m, i)| (m.pk.clone(), i.len())).collect();
-    assert_eq!(ours, reported);
-    for (meta, items) in &cat1 {
-        let all: BTreeSet<ItemKey> = before.keys().filter(|k| k.pk == meta.pk).cloned().collect();
-        assert_eq!(items, &all, "{}", meta.pk);
-    }
-    let gone: BTreeSet<String> = manifest["experiments_gone"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| format!("EXP#{}", v.as_str().unwrap()))
-        .collect();
-    assert_eq!(ours.keys().cloned().collect::<BTreeSet<_>>(), gone);
-
-    // Category 2: the model whose M#META is gone, all its items.
-    let cat2 = category(&dry, Category::RegisteredModel);
-    let model_pk = manifest["models_gone"][0].as_str().unwrap();
-    assert_eq!(cat2.len(), 1);
-    let (meta, items) = cat2.iter().next().unwrap();
-    assert_eq!(meta.pk, model_pk);
-    let all: BTreeSet<ItemKey> = before
-        .keys()
-        .filter(|k| k.pk == model_pk)
-        .cloned()
-        .collect();
-    assert!(!all.is_empty());
-    assert_eq!(items, &all);
-
-    // Category 3: the run's children and FTS items, nothing else.
-    let cat3 = category(&dry, Category::Run);
-    let exp = manifest["runs_gone"][0][0].as_str().unwrap();
-    let run_id = manifest["runs_gone"][0][1].as_str().unwrap();
-    let pk = format!("EXP#{exp}");
-    let want: BTreeSet<ItemKey> = before
-        .keys()
-        .filter(|k| {
-            k.pk == pk
-                && (k.sk.starts_with(&format!("R#{run_id}#"))
-                    || k.sk.starts_with(&format!("FTS_REV#R#{run_id}#"))
-                    || (k.sk.starts_with("FTS#") && k.sk.contains(&format!("#R#{run_id}"))))
-        })
-        .cloned()
-        .collect();
-    assert!(want.len() > 5, "{want:?}");
-    assert_eq!(cat3.len(), 1);
-    assert_eq!(cat3.get(&key(&pk, &format!("R#{run_id}"))), Some(&want));
-    assert_eq!(dry.summary.items_expired, 0);
+    let deleted_run = check_dry_run(
+        mlflow_ddb_core::format::TableFormat::V0_1.profile(),
+        &dry,
+        &before,
+        &manifest,
+        &reported,
+    );
+    assert!(
+        !deleted_run.iter().any(|k| k.sk.starts_with("FTS#2#")),
+        "{deleted_run:?}"
+    );
     assert_eq!(all_items(&*store).await, before, "a dry run wrote");
 
     // The sweep itself: every orphan gets ttl = now, nothing else changes.
     let now = epoch_seconds();
     let swept = run(store.clone(), &table, lenient(), now).await;
-    let orphans: BTreeSet<ItemKey> = swept
-        .decision
-        .groups
-        .iter()
-        .flat_map(|g| g.items.iter().map(|s| s.key.clone()))
-        .collect();
-    assert_eq!(
-        orphans.len() as u64,
-        dry.summary.orphans.total_items(),
-        "the sweep saw what the dry run saw"
-    );
     let after = all_items(&*store).await;
-    assert_eq!(after.len(), before.len());
-    for (k, item) in &after {
-        if orphans.contains(k) {
-            assert_eq!(ttl_of(item), Some(now), "{k}");
-        } else {
-            assert_eq!(Some(item), before.get(k), "live item {k} changed");
-        }
-    }
-    assert_eq!(
-        swept.summary.items_expired + swept.summary.items_skipped_already_expiring,
-        orphans.len() as u64
-    );
-    assert!(swept.summary.complete);
+    let orphans = check_sweep(&dry, &swept, &before, &after, now);
 
     // Again: nothing left to write, every orphan already expiring.
     let again = run(store.clone(), &table, lenient(), now + 5).await;
@@ -486,7 +533,6 @@ mod main_store;
 #[tokio::test]
 async fn main_parity_with_the_main_stores_ttl_cleanup_and_a_safe_sweep() {
     use mlflow_ddb_core::format::{FormatSetting, TableFormat};
-    use mlflow_ddb_core::keys::ItemKind;
     use mlflow_ddb_engine::FormatResolver;
 
     let endpoint = testkit::endpoint();
@@ -519,17 +565,7 @@ async fn main_parity_with_the_main_stores_ttl_cleanup_and_a_safe_sweep() {
         "{text}{}",
         String::from_utf8_lossy(&reference.stderr)
     );
-    let reported: BTreeMap<String, usize> = text
-        .lines()
-        .filter_map(|l| {
-            let rest = l.strip_prefix("Experiment ")?;
-            let (id, n) = rest.split_once(": ")?;
-            Some((
-                format!("EXP#{id}"),
-                n.strip_suffix(" orphaned items")?.parse().ok()?,
-            ))
-        })
-        .collect();
+    let reported = reported_orphans(&text);
     assert_eq!(reported.len(), 2, "{text}");
     let total: usize = reported.values().sum();
     assert!(
@@ -563,93 +599,25 @@ async fn main_parity_with_the_main_stores_ttl_cleanup_and_a_safe_sweep() {
     .await;
     assert_eq!(dry.summary.format, Some(TableFormat::Main));
 
-    // Category 1 = `main`'s set: same partitions, same items, same counts.
-    let cat1 = category(&dry, Category::Experiment);
-    let ours: BTreeMap<String, usize> = cat1.iter().map(|(m, i)| (m.pk.clone(), i.len())).collect();
-    assert_eq!(ours, reported);
-    for (meta, items) in &cat1 {
-        let all: BTreeSet<ItemKey> = before.keys().filter(|k| k.pk == meta.pk).cloned().collect();
-        assert_eq!(items, &all, "{}", meta.pk);
-    }
-    let gone: BTreeSet<String> = manifest["experiments_gone"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| format!("EXP#{}", v.as_str().unwrap()))
-        .collect();
-    assert_eq!(ours.keys().cloned().collect::<BTreeSet<_>>(), gone);
-
-    // Category 2: the model whose M#META is gone (`main` ignores RM#).
-    let cat2 = category(&dry, Category::RegisteredModel);
-    let model_pk = manifest["models_gone"][0].as_str().unwrap();
-    assert_eq!(cat2.len(), 1);
-    let (meta, items) = cat2.iter().next().unwrap();
-    assert_eq!(meta.pk, model_pk);
-    let all: BTreeSet<ItemKey> = before
-        .keys()
-        .filter(|k| k.pk == model_pk)
-        .cloned()
-        .collect();
-    assert!(!all.is_empty());
-    assert_eq!(items, &all);
-
-    // Category 3: the run's children and its FTS items in `main`'s layout
-    // (type letter before the token), nothing else.
-    let main = main_store::main_profile();
-    let cat3 = category(&dry, Category::Run);
-    let exp = manifest["runs_gone"][0][0].as_str().unwrap();
-    let run_id = manifest["runs_gone"][0][1].as_str().unwrap();
-    let pk = format!("EXP#{exp}");
-    let want: BTreeSet<ItemKey> = before
-        .keys()
-        .filter(|k| {
-            k.pk == pk
-                && (k.sk.starts_with(&format!("R#{run_id}#"))
-                    || match ItemKind::parse_key(main, k) {
-                        ItemKind::FtsForward { fts, .. } | ItemKind::FtsReverse { fts, .. } => {
-                            fts.entity_id == run_id
-                        }
-                        _ => false,
-                    })
-        })
-        .cloned()
-        .collect();
-    assert!(
-        want.iter().any(|k| k.sk.starts_with("FTS#2#R#")),
-        "{want:?}"
+    let run = check_dry_run(
+        main_store::main_profile(),
+        &dry,
+        &before,
+        &manifest,
+        &reported,
     );
-    assert!(want.iter().any(|k| k.sk.contains("#MHIST#")), "{want:?}");
-    assert_eq!(cat3.len(), 1);
-    assert_eq!(cat3.get(&key(&pk, &format!("R#{run_id}"))), Some(&want));
-    assert_eq!(dry.summary.items_expired, 0);
+    // The run's items in `main`'s layout: bigram tokens, type before token.
+    assert!(run.iter().any(|k| k.sk.starts_with("FTS#2#R#")), "{run:?}");
+    assert!(run.iter().any(|k| k.sk.contains("#MHIST#")), "{run:?}");
     assert_eq!(all_items(&*store).await, before, "a dry run wrote");
 
     // The sweep: every orphan gets ttl = now (the later ttl of metric
     // history and of the deleted run's items included), nothing else changes.
     let now = epoch_seconds();
     let swept = sweep_with(lenient(), now).await;
-    let orphans: BTreeSet<ItemKey> = swept
-        .decision
-        .groups
-        .iter()
-        .flat_map(|g| g.items.iter().map(|s| s.key.clone()))
-        .collect();
-    assert_eq!(orphans.len() as u64, dry.summary.orphans.total_items());
     let after = all_items(&*store).await;
-    assert_eq!(after.len(), before.len());
-    for (k, item) in &after {
-        if orphans.contains(k) {
-            assert_eq!(ttl_of(item), Some(now), "{k}");
-        } else {
-            assert_eq!(Some(item), before.get(k), "live item {k} changed");
-        }
-    }
-    assert_eq!(
-        swept.summary.items_expired + swept.summary.items_skipped_already_expiring,
-        orphans.len() as u64
-    );
+    let orphans = check_sweep(&dry, &swept, &before, &after, now);
     assert!(swept.summary.items_expired > 0);
-    assert!(swept.summary.complete);
 
     let again = sweep_with(lenient(), now + 5).await;
     assert_eq!(again.summary.items_expired, 0);
