@@ -185,6 +185,8 @@ async fn main() -> anyhow::Result<()> {
             let dlq: Option<Arc<dyn Queue>> =
                 dlq_url.map(|u| Arc::new(SqsQueue::new(&clients, u)) as Arc<dyn Queue>);
             let deps = deps(&clients, &table, &env, dlq);
+            // A table in the other format stops here, before any record.
+            deps.format.resolve().await?;
             let deadline = Instant::now() + Duration::from_secs(timeout.max(1));
             let response = handle(&deps, event, deadline, MetricsSink::Stderr).await?;
             println!("{response}");
@@ -196,6 +198,8 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let dlq = Arc::new(SqsQueue::new(&clients, dlq_url));
             let deps = deps(&clients, &table, &env, Some(dlq.clone()));
+            // A table in the other format stops here, before any message.
+            deps.format.resolve().await?;
             let summary = replay_queue(&deps, &*dlq, max, Duration::from_secs(60)).await?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
