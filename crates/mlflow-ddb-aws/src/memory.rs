@@ -50,11 +50,8 @@ impl MemoryStore {
 
     /// Declare the table's format as its template would (`lsi2sk` S or N).
     pub fn declare_format(&self, format: TableFormat) {
-        let t = match format {
-            TableFormat::V0_1 => "S",
-            TableFormat::Main => "N",
-        };
-        *self.lsi2sk_type.lock().unwrap_or_else(|p| p.into_inner()) = Some(t.to_owned());
+        *self.lsi2sk_type.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(format.lsi2sk_type().to_owned());
     }
 
     /// A store holding `items` (items without string `PK`/`SK` are ignored).
@@ -157,8 +154,9 @@ impl crate::store::FormatProbe for MemoryStore {
         "memory"
     }
 
-    /// As DynamoDB answers it: the declared type, and the first 20 keys of
-    /// the default workspace's name tokens.
+    /// As DynamoDB answers it: the declared type, and the first
+    /// [`FORMAT_SAMPLE`](crate::table::FORMAT_SAMPLE) keys of the default
+    /// workspace's name tokens.
     async fn format_evidence(&self) -> Result<FormatEvidence, AwsError> {
         let names = AttributeValue::S(format!("{GSI2_FTS_NAMES_PREFIX}{DEFAULT_WORKSPACE}"));
         let forward_sks = self
@@ -166,7 +164,7 @@ impl crate::store::FormatProbe for MemoryStore {
             .iter()
             .filter(|(_, i)| i.get(GSI2_PK) == Some(&names))
             .map(|(k, _)| k.sk.clone())
-            .take(20)
+            .take(usize::try_from(crate::table::FORMAT_SAMPLE).unwrap_or(0))
             .collect();
         Ok(FormatEvidence {
             lsi2sk_type: self

@@ -571,6 +571,15 @@ impl Detection {
 }
 
 impl TableFormat {
+    /// The declared type of `lsi2sk` in this format's table: the one
+    /// schema fact that tells the formats apart (an LSI cannot change).
+    pub fn lsi2sk_type(self) -> &'static str {
+        match self {
+            TableFormat::V0_1 => "S",
+            TableFormat::Main => "N",
+        }
+    }
+
     /// The format that is not this one.
     pub fn other(self) -> TableFormat {
         match self {
@@ -595,11 +604,9 @@ pub fn detect_format(
     table: &str,
     ev: &FormatEvidence,
 ) -> Result<Detection, CoreError> {
-    let by_schema = match ev.lsi2sk_type.as_deref() {
-        Some("N") => Some(TableFormat::Main),
-        Some("S") => Some(TableFormat::V0_1),
-        _ => None,
-    };
+    let by_schema = TableFormat::ALL
+        .into_iter()
+        .find(|f| ev.lsi2sk_type.as_deref() == Some(f.lsi2sk_type()));
     let mut counts = [0usize; 2];
     for sk in &ev.forward_sks {
         match detect_format_from_forward_sk(sk) {
