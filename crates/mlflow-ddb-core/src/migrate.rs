@@ -1,32 +1,41 @@
-//! Migration `v0.1` → `main` (contract §8): what one source item becomes.
+//! Migration between the formats (contract §8): what one source item becomes.
 //!
 //! [`to_main`] takes one item scanned from a `v0.1` table and says what a
 //! `main` table must hold for it, as the `main` store would have written the
-//! same entity. Pure: no I/O, no clock. The rules were learnt by running one
-//! MLflow workload through both stores and diffing the tables
-//! (`scripts/migrate/workload.py`); `tests/migrate.rs` keeps that diff, so a
-//! rule removed here fails it.
+//! same entity. [`to_v0_1`] is the way back (`migrate sync --reverse`, which
+//! carries what was written to the `main` table after cutover back to the
+//! old `v0.1` table, so that a rollback loses nothing). Pure: no I/O, no
+//! clock. The rules were learnt by running one MLflow workload through both
+//! stores and diffing the tables (`scripts/migrate/workload.py`);
+//! `tests/migrate.rs` keeps that diff, both ways, so a rule removed here
+//! fails it.
 //!
 //! # Division of work
 //!
 //! - **Source items** (META, tags, params, metrics, RANK, aliases, …) are
 //!   [`Transformed::Copy`]: put these items, most of them unchanged, some
 //!   with new keys or attributes (the rules below).
-//! - **Derived items of `v0.1`** are not copied: FTS items
-//!   ([`Transformed::Derived`]) are rebuilt in `main`'s layout by the
-//!   planner ([`crate::plan::plan_target`] with `main`'s profile) once the
-//!   copy is done, and every denormalized map a META item carries is
-//!   replaced by an empty map here, for the same planner to fill with
-//!   `main`'s rules (every experiment tag, `tags_lower`, `tags_lower_rev`,
-//!   `mlflow.runName` → `run_name`). So nothing `v0.1` derived survives into
-//!   `main` unchecked.
-//! - **Seeds** the `main` store writes itself when it creates its table
-//!   (`WORKSPACE#default/META`) and this suite's bookkeeping (`OPS#…`) are
-//!   [`Transformed::Skip`].
+//! - **Derived items** are not copied: FTS items ([`Transformed::Derived`])
+//!   are rebuilt in the target's layout by the planner
+//!   ([`crate::plan::plan_target`] with the target's profile) once the copy
+//!   is done, and every denormalized map a META item carries is replaced by
+//!   an empty map here, for the same planner to fill with the target's rules
+//!   (`main`: every experiment tag, `tags_lower`, `tags_lower_rev`,
+//!   `mlflow.runName` → `run_name`; `v0.1`: pattern-filtered `tags` only).
+//!   So nothing one format derived survives into the other unchecked.
+//! - **Seeds** each store writes itself when it creates its table
+//!   (`WORKSPACE#default/META`, whose description differs between the two)
+//!   and this suite's bookkeeping (`OPS#…`) are [`Transformed::Skip`].
+//! - **`main`-only families** (logged models, evaluation datasets, gateway
+//!   items, scorers, sessions, spans, trace metrics, webhooks, jobs, …) have
+//!   no place in a `v0.1` table: [`to_v0_1`] says
+//!   [`Transformed::NoEquivalent`], the caller counts and reports them and
+//!   copies nothing (the `v0.1` store would not read them, and a later
+//!   forward migration must not meet them as unknown items).
 //! - **Unknown families** are [`Transformed::Unknown`]: copied unchanged by
 //!   the caller, and counted.
 //!
-//! # Rules (`v0.1` item → `main` item)
+//! # Rules (`v0.1` item → `main` item, [`to_main`])
 //!
 //! | family | rule |
 //! |---|---|
@@ -42,6 +51,37 @@
 //! | `M#ALIAS#<alias>` | `version` string → Number |
 //! | FTS items | dropped: rebuilt by the planner |
 //! | everything else known (tags, params, metrics, RANK, NAME_REV, CONFIG, inputs, RMETA) | unchanged |
+//!
+//! # Rules (`main` item → `v0.1` item, [`to_v0_1`])
+//!
+//! What the 0.1.0 store would have written for the same entity, in a form a
+//! `v0.1` table **on DynamoDB** accepts: it declares every index key S and,
+//! like any table, refuses an empty string in one. Where 0.1.0 itself writes
+//! something else (a Number for a trace's `lsi1sk`/`lsi2sk`/`lsi5sk`, `""`
+//! for the `lsi4sk` of a run without a name: the emulator takes both,
+//! DynamoDB refuses both), the reverse writes the nearest value DynamoDB
+//! takes. Attributes only `main` writes are dropped: `v0.1` would never
+//! update them, so they would go stale (a restored run keeping its
+//! `deleted_time`, a renamed experiment its `name_lower`), and [`to_main`]
+//! derives them again on the way forward.
+//!
+//! | family | rule |
+//! |---|---|
+//! | any item | every index key (`lsi1sk`…`lsi5sk`, `gsi1pk`…`gsi5sk`) holding a Number becomes the same digits as a string; an attribute `main` moved to S3 (`{"_s3_ref": …}`) is an error ([`TransformError::Overflow`]): resolve it first |
+//! | `E#META` | − `name_lower`, `name_rev`, `name_lower_rev`, `tags_lower`, `tags_lower_rev`; `tags` = `{}` (`EXP#0`: only if it has one, the seed has none) |
+//! | `R#<run>` | `status` name → MLflow's int (what 0.1.0 stores after `update_run_info`), except `RUNNING`, kept as the string `create_run` writes; `lsi3sk` `<status>#<run>` to match; `lsi2sk` `9999999999999` (not ended) removed, 0.1.0 writes none; `lsi4sk` left absent when `main` omitted it (no name); − `deleted_time`; `tags` = `{}` |
+//! | `R#<run>#TAG#mlflow.runName` | unchanged: the tag item `main` writes for every run stays a tag item (0.1.0 never writes it but reads it as any tag) |
+//! | `R#<run>#MHIST#<k>#<step>#<ts>#<value>` | SK drops `#<value>` |
+//! | `R#<run>#METRIC#…`, `MHIST`, `RANK#…` with `value_special` (NaN, ±Infinity) | no equivalent: 0.1.0 cannot store a non-finite value (its `Decimal` write fails), and the item's `value` is a placeholder `0` |
+//! | `T#<trace>` | `lsi3sk` `<state>#<ms>` (padding dropped); `lsi1sk`, `lsi5sk` kept as `main`'s 20-digit strings (0.1.0 writes Numbers, which its S-typed indexes refuse; 0.1.0 sorts these in Python, and padded strings sort as the numbers do); `lsi4sk` `~` when absent (no name); − `trace_name`, `feedbacks`, `expectations`; `tags` = `{}` |
+//! | `T#<trace>#ASSESS#<id>` | − `name`, `assessment_type`, `created_timestamp`, `numeric_value` |
+//! | `M#META` | `gsi2sk` `<creation ms>#<name>` (padding dropped); − `next_version` (0.1.0 counts `V#` items); `tags` = `{}` |
+//! | `V#<ver>` | − `storage_location`; `lsi5sk` `#<ver>` when absent (no run: 0.1.0 writes `<run_id or ''>#<ver>`); `tags` = `{}` |
+//! | `M#ALIAS#<alias>` | `version` Number → string |
+//! | FTS items | dropped: rebuilt by the planner in `v0.1`'s profile |
+//! | `WORKSPACE#default/META` | skipped: the `v0.1` table has its own seed |
+//! | `LM#…`, `RANK#lm#…`, `RANK#lmd#…`, `R#<run>#OUTPUT#…`, `T#<trace>#SPAN#…`/`#SMETRIC#…`/`#TMETRIC#…`, `SCOR#…`, `SESS#…`; partitions `DS#`, `GW_*`, `WH#`, `JOB#`, `TMCACHE#`, `OVERFLOW#`, other workspaces | [`Transformed::NoEquivalent`] |
+//! | everything else known (tags, params, metrics, RANK, NAME_REV, CONFIG, inputs, RMETA, `#SPANS`, `EXP#0`) | unchanged |
 
 use std::collections::HashMap;
 
@@ -69,19 +109,33 @@ pub const RUN_NOT_ENDED_LSI2SK: &str = "9999999999999";
 const TRACE_NO_NAME_LSI4SK: &str = "~";
 /// The attribute of `M#META` that `main` counts versions with.
 pub const NEXT_VERSION: &str = "next_version";
+/// `main`'s marker of a non-finite metric value (`NaN`, `Infinity`, …).
+const VALUE_SPECIAL: &str = "value_special";
+/// The default workspace's partition (its `META` item is a seed).
+const DEFAULT_WORKSPACE_PK: &str = "WORKSPACE#default";
+/// Every index key attribute; `v0.1` declares them all S.
+const INDEX_KEYS: [&str; 15] = [
+    LSI1_SK, LSI2_SK, LSI3_SK, LSI4_SK, LSI5_SK, "gsi1pk", "gsi1sk", "gsi2pk", GSI2_SK, "gsi3pk",
+    "gsi3sk", "gsi4pk", "gsi4sk", "gsi5pk", "gsi5sk",
+];
 
-/// What one `v0.1` item becomes in a `main` table.
+/// What one source item becomes in the other format's table.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transformed {
-    /// Write these items (see [`Copy`]).
+    /// Write these items (see [`Copy`](struct@Copy)).
     Copy(Copy),
-    /// A derived item of `v0.1` (FTS): not copied, the planner rebuilds
-    /// `main`'s after the copy.
+    /// A derived item of the source (FTS): not copied, the planner rebuilds
+    /// the target's after the copy.
     Derived,
     /// Not copied, for the reason given.
     Skip(Skip),
     /// An item of a family we do not know: copy it unchanged, count it.
     Unknown,
+    /// [`to_v0_1`] only: an item of a family only `main` has (logged models,
+    /// evaluation datasets, gateway items, spans, …). A `v0.1` table has no
+    /// place for it: not copied; the caller counts it and reports it (a
+    /// rollback to `v0.1` loses these entities, and the report says which).
+    NoEquivalent,
 }
 
 /// The writes for one source item.
@@ -111,7 +165,8 @@ pub struct Floor {
 /// Why a source item is not copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
-    /// A seed the `main` store writes when it creates its table.
+    /// A seed the target's store writes when it creates its table
+    /// (`WORKSPACE#default/META`: each format has its own).
     Seed,
     /// This suite's own bookkeeping (`OPS#…`): it belongs to the source.
     Bookkeeping,
@@ -129,6 +184,12 @@ pub enum TransformError {
         attribute: &'static str,
         problem: &'static str,
     },
+    /// `main` stored this attribute's value in S3 (`{"_s3_ref": …}`, a
+    /// string over 350,000 bytes); `v0.1` would read the map as the value.
+    /// The caller may read the object, put the string back and transform
+    /// again.
+    #[error("{key}: attribute {attribute:?} is stored in S3 (_s3_ref), which v0.1 cannot read")]
+    Overflow { key: ItemKey, attribute: String },
 }
 
 /// The `main` items for one `v0.1` item. See the module docs for the rules.
@@ -316,6 +377,189 @@ pub fn to_main(item: &Item) -> Result<Transformed, TransformError> {
     Ok(Transformed::Copy(copy))
 }
 
+/// The `v0.1` items for one `main` item: what the 0.1.0 store would have
+/// written for the same entity, in a form a `v0.1` table on DynamoDB
+/// accepts. See the module docs for the rules. Never returns `puts_if_absent`
+/// or `floors`: `v0.1` derives nothing from one item into another beyond
+/// its maps and FTS items, which the planner rebuilds.
+pub fn to_v0_1(item: &Item) -> Result<Transformed, TransformError> {
+    let key = item_key(item).ok_or(TransformError::NoKey)?;
+    let kind = ItemKind::parse(Profile::of(TableFormat::Main), &key.pk, &key.sk);
+    let bad = |attribute: &'static str, problem: &'static str| TransformError::Attribute {
+        key: key.clone(),
+        attribute,
+        problem,
+    };
+    let mut out = item.clone();
+    match &kind {
+        ItemKind::FtsForward { .. } | ItemKind::FtsReverse { .. } => {
+            return Ok(Transformed::Derived)
+        }
+        ItemKind::Ops { .. } => return Ok(Transformed::Skip(Skip::Bookkeeping)),
+        ItemKind::Other(k) if k.pk == DEFAULT_WORKSPACE_PK && k.sk == "META" => {
+            return Ok(Transformed::Skip(Skip::Seed))
+        }
+        ItemKind::Other(k) if main_only_key(k) => return Ok(Transformed::NoEquivalent),
+        ItemKind::Other(_) => return Ok(Transformed::Unknown),
+        ItemKind::LoggedModelMeta { .. }
+        | ItemKind::LoggedModelTag { .. }
+        | ItemKind::LoggedModelChild { .. }
+        | ItemKind::EvalDatasetMeta { .. }
+        | ItemKind::EvalDatasetTag { .. }
+        | ItemKind::GatewayEndpointMeta { .. }
+        | ItemKind::GatewayEndpointTag { .. } => return Ok(Transformed::NoEquivalent),
+        ItemKind::ExperimentMeta { experiment } => {
+            for attr in [
+                "name_lower",
+                "name_rev",
+                "name_lower_rev",
+                TAGS_LOWER,
+                TAGS_LOWER_REV,
+            ] {
+                out.remove(attr);
+            }
+            // The seeded Default experiment has no map in v0.1 (contract §1).
+            if experiment.as_str() != "0" || out.contains_key(TAGS) {
+                out.insert(TAGS.into(), empty_map());
+            }
+        }
+        ItemKind::RunMeta { run, .. } => {
+            if let Some(AttributeValue::S(name)) = item.get("status") {
+                // 0.1.0's create_run writes the string RUNNING, its
+                // update_run_info whatever MLflow passes: the enum's int.
+                let (status, text) = if name == RUNNING {
+                    (s(RUNNING), RUNNING)
+                } else {
+                    let number =
+                        run_status_number(name).ok_or_else(|| bad("status", "is no run status"))?;
+                    (n(number), number)
+                };
+                out.insert(LSI3_SK.into(), s(format!("{text}#{run}")));
+                out.insert("status".into(), status);
+            }
+            let not_ended = matches!(
+                item.get(LSI2_SK),
+                Some(AttributeValue::N(v) | AttributeValue::S(v)) if v == RUN_NOT_ENDED_LSI2SK
+            );
+            if not_ended {
+                out.remove(LSI2_SK);
+            }
+            out.remove("deleted_time");
+            out.insert(TAGS.into(), empty_map());
+        }
+        ItemKind::RunChild { .. } => match kind.run_child_kind() {
+            Some(RunChildKind::Output) => return Ok(Transformed::NoEquivalent),
+            Some(RunChildKind::Metric) if item.contains_key(VALUE_SPECIAL) => {
+                return Ok(Transformed::NoEquivalent)
+            }
+            Some(RunChildKind::MetricHistory) => {
+                if item.contains_key(VALUE_SPECIAL) {
+                    return Ok(Transformed::NoEquivalent);
+                }
+                let sk = strip_history_value(&key.sk)
+                    .ok_or_else(|| bad("SK", "is not main's metric-history key"))?;
+                out.insert(SK.into(), s(sk));
+            }
+            _ => {}
+        },
+        ItemKind::Rank { rest, .. } => {
+            if rest.starts_with("lm#")
+                || rest.starts_with("lmd#")
+                || item.contains_key(VALUE_SPECIAL)
+            {
+                return Ok(Transformed::NoEquivalent);
+            }
+        }
+        ItemKind::TraceMeta { .. } => {
+            if let Some(lsi3) = s_attr(item, LSI3_SK) {
+                if let Some((state, time)) = lsi3.rsplit_once('#') {
+                    let time: u64 = time
+                        .parse()
+                        .map_err(|_| bad(LSI3_SK, "does not end in a time"))?;
+                    out.insert(LSI3_SK.into(), s(format!("{state}#{time}")));
+                }
+            }
+            if !item.contains_key(LSI4_SK) {
+                out.insert(LSI4_SK.into(), s(TRACE_NO_NAME_LSI4SK));
+            }
+            for attr in ["trace_name", "feedbacks", "expectations"] {
+                out.remove(attr);
+            }
+            out.insert(TAGS.into(), empty_map());
+        }
+        ItemKind::TraceAssessment { .. } => {
+            for attr in [
+                NAME,
+                "assessment_type",
+                "created_timestamp",
+                "numeric_value",
+            ] {
+                out.remove(attr);
+            }
+        }
+        ItemKind::TraceChild { rest, .. } => {
+            let head = rest.split('#').next().unwrap_or_default();
+            if matches!(head, "SPAN" | "SMETRIC" | "TMETRIC") {
+                return Ok(Transformed::NoEquivalent);
+            }
+        }
+        ItemKind::ModelMeta { .. } => {
+            if let Some(gsi2sk) = s_attr(item, GSI2_SK) {
+                if let Some((time, name)) = gsi2sk.split_once('#') {
+                    let time: u64 = time
+                        .parse()
+                        .map_err(|_| bad(GSI2_SK, "does not start with a time"))?;
+                    out.insert(GSI2_SK.into(), s(format!("{time}#{name}")));
+                }
+            }
+            out.remove(NEXT_VERSION);
+            out.insert(TAGS.into(), empty_map());
+        }
+        ItemKind::ModelVersion { version, .. } => {
+            out.remove("storage_location");
+            if !item.contains_key(LSI5_SK) {
+                out.insert(LSI5_SK.into(), s(format!("#{version}")));
+            }
+            out.insert(TAGS.into(), empty_map());
+        }
+        ItemKind::ModelAlias { .. } => {
+            if let Some(AttributeValue::N(v)) = item.get("version") {
+                let v = v.clone();
+                out.insert("version".into(), s(v));
+            }
+        }
+        ItemKind::ExperimentNameRev { .. }
+        | ItemKind::ExperimentTag { .. }
+        | ItemKind::RunTag { .. }
+        | ItemKind::RunParam { .. }
+        | ItemKind::TraceTag { .. }
+        | ItemKind::Dataset { .. }
+        | ItemKind::DatasetLink { .. }
+        | ItemKind::ModelNameRev { .. }
+        | ItemKind::ModelTag { .. }
+        | ItemKind::VersionTag { .. }
+        | ItemKind::Config(_) => {}
+    }
+    // After the rules: an attribute they drop may have been moved to S3.
+    if let Some((attribute, _)) = out.iter().find(|(_, v)| is_overflow_ref(v)) {
+        return Err(TransformError::Overflow {
+            key,
+            attribute: attribute.clone(),
+        });
+    }
+    // v0.1 declares every index key S (contract §1).
+    for attr in INDEX_KEYS {
+        if let Some(AttributeValue::N(v)) = out.get(attr) {
+            let v = v.clone();
+            out.insert(attr.into(), s(v));
+        }
+    }
+    Ok(Transformed::Copy(Copy {
+        puts: vec![out],
+        ..Copy::default()
+    }))
+}
+
 /// `main`'s `_denormalize_assessment_item`: top-level copies of what the
 /// assessment's `data` holds, for filters.
 fn denormalize_assessment(out: &mut Item, data: &HashMap<String, AttributeValue>) {
@@ -425,17 +669,62 @@ fn iso_millis(t: &str) -> Option<i64> {
     Some(secs * 1000 + millis)
 }
 
+/// MLflow's `RunStatus` enum: number and name.
+const RUN_STATUSES: [(&str, &str); 5] = [
+    ("1", RUNNING),
+    ("2", "SCHEDULED"),
+    ("3", "FINISHED"),
+    ("4", "FAILED"),
+    ("5", "KILLED"),
+];
+const RUNNING: &str = "RUNNING";
+
 /// `RunStatus.to_string` of MLflow's enum number (`v0.1` stores the number
 /// when MLflow passes it, `main` always the name).
 fn run_status_name(n: &str) -> Option<&'static str> {
-    Some(match n {
-        "1" => "RUNNING",
-        "2" => "SCHEDULED",
-        "3" => "FINISHED",
-        "4" => "FAILED",
-        "5" => "KILLED",
-        _ => return None,
-    })
+    RUN_STATUSES
+        .iter()
+        .find(|(number, _)| *number == n)
+        .map(|(_, name)| *name)
+}
+
+/// `RunStatus.from_string`: the number `v0.1` stores for a status name.
+fn run_status_number(name: &str) -> Option<&'static str> {
+    RUN_STATUSES
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(number, _)| *number)
+}
+
+/// `R#<run>#MHIST#<key>#<P|N>#<step>#<ts>#<value>` (`main`) without its
+/// `#<value>`; `None` if `sk` does not end that way. Parsed from the right:
+/// nothing is assumed about the metric key.
+fn strip_history_value(sk: &str) -> Option<&str> {
+    let (head, _value) = sk.rsplit_once('#')?;
+    let mut parts = head.rsplitn(4, '#');
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let ts = parts.next()?;
+    let step = parts.next()?;
+    let sign = parts.next()?;
+    let prefix = parts.next()?;
+    (digits(ts) && digits(step) && matches!(sign, "P" | "N") && prefix.contains("#MHIST#"))
+        .then_some(head)
+}
+
+/// Keys of families only `main` writes that [`ItemKind`] does not name
+/// (contract §7): whole partitions, and experiment children.
+fn main_only_key(key: &ItemKey) -> bool {
+    const PARTITIONS: [&str; 6] = ["DS#", "GW_", "WH#", "JOB#", "TMCACHE#", "OVERFLOW#"];
+    const EXPERIMENT_CHILDREN: [&str; 3] = ["SCOR#", "SESS#", "LM#"];
+    let other_workspace = key.pk.starts_with("WORKSPACE#") && key.pk != DEFAULT_WORKSPACE_PK;
+    other_workspace
+        || PARTITIONS.iter().any(|p| key.pk.starts_with(p))
+        || (key.pk.starts_with("EXP#") && EXPERIMENT_CHILDREN.iter().any(|c| key.sk.starts_with(c)))
+}
+
+/// `main`'s reference to a value it moved to S3.
+fn is_overflow_ref(v: &AttributeValue) -> bool {
+    matches!(v, AttributeValue::M(m) if m.contains_key("_s3_ref"))
 }
 
 /// What `main` appends to a metric-history SK for a value stored as the
@@ -874,6 +1163,321 @@ mod tests {
         assert_eq!(
             to_main(&Item::from(HashMap::<String, AttributeValue>::new())),
             Err(TransformError::NoKey)
+        );
+    }
+
+    // ----- to_v0_1 ---------------------------------------------------------
+
+    /// `to_v0_1(input)` is `expected`.
+    fn check_back(input: Item, expected: Result<Transformed, TransformError>) {
+        assert_eq!(to_v0_1(&input), expected, "{:?}", item_key(&input));
+    }
+
+    #[test]
+    fn run_meta_back() {
+        check_back(
+            item(
+                E,
+                "R#r1",
+                &[
+                    ("status", s("FINISHED")),
+                    ("lsi3sk", s("FINISHED#r1")),
+                    ("lsi2sk", n("1700000005000")),
+                    ("lsi4sk", s("brave-owl")),
+                    ("deleted_time", n("1700000006000")),
+                    ("tags", map(&[("mlflow.runName", "Brave-Owl")])),
+                ],
+            ),
+            put(vec![item(
+                E,
+                "R#r1",
+                &[
+                    ("status", n("3")),
+                    ("lsi3sk", s("3#r1")),
+                    ("lsi2sk", s("1700000005000")),
+                    ("lsi4sk", s("brave-owl")),
+                    ("tags", empty_map()),
+                ],
+            )]),
+        );
+        // Running, no name: the string create_run writes, no end time, and
+        // no empty lsi4sk (DynamoDB refuses one).
+        check_back(
+            item(
+                E,
+                "R#r2",
+                &[
+                    ("status", s("RUNNING")),
+                    ("lsi3sk", s("RUNNING#r2")),
+                    ("lsi2sk", n(RUN_NOT_ENDED_LSI2SK)),
+                    ("run_name", s("")),
+                ],
+            ),
+            put(vec![item(
+                E,
+                "R#r2",
+                &[
+                    ("status", s("RUNNING")),
+                    ("lsi3sk", s("RUNNING#r2")),
+                    ("run_name", s("")),
+                    ("tags", empty_map()),
+                ],
+            )]),
+        );
+        check_back(
+            item(E, "R#r3", &[("status", s("PAUSED"))]),
+            Err(TransformError::Attribute {
+                key: ItemKey::new(E, "R#r3"),
+                attribute: "status",
+                problem: "is no run status",
+            }),
+        );
+        // The tag item main writes for every run stays a tag item.
+        let tag = item(
+            E,
+            "R#r1#TAG#mlflow.runName",
+            &[("key", s("mlflow.runName")), ("value", s("Brave-Owl"))],
+        );
+        check_back(tag.clone(), put(vec![tag]));
+    }
+
+    #[test]
+    fn metric_history_sk_drops_the_value() {
+        let sk = "R#r1#MHIST#acc#P#00000000000000000002#1700000000000";
+        check_back(
+            item(E, &format!("{sk}#1.5E+17"), &[("value", n("1.5E+17"))]),
+            put(vec![item(E, sk, &[("value", n("1.5E+17"))])]),
+        );
+        let negative = "R#r1#MHIST#acc#N#99999999999999999998#1700000000000";
+        check_back(
+            item(E, &format!("{negative}#-0.5"), &[("value", n("-0.5"))]),
+            put(vec![item(E, negative, &[("value", n("-0.5"))])]),
+        );
+        check_back(
+            item(E, sk, &[("value", n("0.5"))]),
+            Err(TransformError::Attribute {
+                key: ItemKey::new(E, sk),
+                attribute: "SK",
+                problem: "is not main's metric-history key",
+            }),
+        );
+        // A non-finite value: v0.1 cannot store it, main's `value` is a 0.
+        for sk in [format!("{sk}#NaN"), "R#r1#METRIC#acc".to_owned()] {
+            check_back(
+                item(E, &sk, &[("value", n("0")), ("value_special", s("NaN"))]),
+                Ok(Transformed::NoEquivalent),
+            );
+        }
+    }
+
+    #[test]
+    fn trace_meta_and_assessment_back() {
+        check_back(
+            item(
+                E,
+                "T#tr-1",
+                &[
+                    ("lsi1sk", s("00000001700000000000")),
+                    ("lsi2sk", n("1700000000012")),
+                    ("lsi3sk", s("OK#00000001700000000000")),
+                    ("lsi5sk", s("00000000000000000012")),
+                    ("trace_name", s("")),
+                    ("tags", map(&[("mlflow.traceName", "")])),
+                    ("feedbacks", map(&[("quality", "good")])),
+                    ("expectations", empty_map()),
+                ],
+            ),
+            put(vec![item(
+                E,
+                "T#tr-1",
+                &[
+                    ("lsi1sk", s("00000001700000000000")),
+                    ("lsi2sk", s("1700000000012")),
+                    ("lsi3sk", s("OK#1700000000000")),
+                    ("lsi4sk", s("~")),
+                    ("lsi5sk", s("00000000000000000012")),
+                    ("tags", empty_map()),
+                ],
+            )]),
+        );
+        let sk = "T#tr-1#ASSESS#a1";
+        let data = AttributeValue::M([("assessment_name".to_owned(), s("quality"))].into());
+        check_back(
+            item(
+                E,
+                sk,
+                &[
+                    ("data", data.clone()),
+                    ("name", s("quality")),
+                    ("assessment_type", s("feedback")),
+                    ("created_timestamp", n("1767225631250")),
+                    ("numeric_value", n("1")),
+                ],
+            ),
+            put(vec![item(E, sk, &[("data", data)])]),
+        );
+    }
+
+    #[test]
+    fn registry_and_experiment_items_back() {
+        check_back(
+            item(
+                "RM#m1",
+                "M#META",
+                &[
+                    ("gsi2sk", s("00000001700000000000#churn #2")),
+                    ("lsi2sk", n("5")),
+                    ("next_version", n("3")),
+                    ("tags", map(&[("a", "b")])),
+                ],
+            ),
+            put(vec![item(
+                "RM#m1",
+                "M#META",
+                &[
+                    ("gsi2sk", s("1700000000000#churn #2")),
+                    ("lsi2sk", s("5")),
+                    ("tags", empty_map()),
+                ],
+            )]),
+        );
+        // No run: main omits lsi5sk, 0.1.0 writes `#<version>`.
+        check_back(
+            item(
+                "RM#m1",
+                "V#00000003",
+                &[("storage_location", s("s3://b/m")), ("lsi2sk", n("7"))],
+            ),
+            put(vec![item(
+                "RM#m1",
+                "V#00000003",
+                &[
+                    ("lsi2sk", s("7")),
+                    ("lsi5sk", s("#00000003")),
+                    ("tags", empty_map()),
+                ],
+            )]),
+        );
+        check_back(
+            item("RM#m1", "M#ALIAS#champion", &[("version", n("2"))]),
+            put(vec![item(
+                "RM#m1",
+                "M#ALIAS#champion",
+                &[("version", s("2"))],
+            )]),
+        );
+        check_back(
+            item(
+                "EXP#1",
+                "E#META",
+                &[
+                    ("name", s("Churn")),
+                    ("lsi2sk", n("17")),
+                    ("name_lower", s("churn")),
+                    ("name_rev", s("nruhC")),
+                    ("name_lower_rev", s("nruhc")),
+                    ("tags", map(&[("a", "b")])),
+                    ("tags_lower", map(&[("a", "b")])),
+                    ("tags_lower_rev", map(&[("a", "b")])),
+                ],
+            ),
+            put(vec![item(
+                "EXP#1",
+                "E#META",
+                &[
+                    ("name", s("Churn")),
+                    ("lsi2sk", s("17")),
+                    ("tags", empty_map()),
+                ],
+            )]),
+        );
+        // The seeded Default experiment has no map in v0.1: none is added.
+        let seed = item("EXP#0", "E#META", &[("name", s("Default"))]);
+        check_back(seed.clone(), put(vec![seed]));
+    }
+
+    #[test]
+    fn what_v0_1_has_no_place_for() {
+        for (pk, sk) in [
+            (E, "LM#m-1"),
+            (E, "LM#m-1#TAG#k"),
+            (E, "LM#m-1#PARAM#p"),
+            (E, "RANK#lm#acc#0001#m-1"),
+            (E, "RANK#lmd#ds#acc#0001#m-1"),
+            (E, "R#r1#OUTPUT#m-1"),
+            (E, "T#tr-1#SPAN#s1"),
+            (E, "T#tr-1#SMETRIC#s1#input_tokens"),
+            (E, "T#tr-1#TMETRIC#input_tokens"),
+            (E, "SCOR#s1"),
+            (E, "SESS#abc"),
+            ("DS#d1", "DS#META"),
+            ("DS#d1", "DS#TAG#k"),
+            ("DS#d1", "DS#REC#r1"),
+            ("GW_ENDPOINT#g1", "GW#META"),
+            ("GW_ENDPOINT#g1", "GW#TAG#k"),
+            ("GW_SECRET#s1", "GW#META"),
+            ("WH#w1", "WH#META"),
+            ("JOB#j1", "JOB#META"),
+            ("TMCACHE#x", "RESULT"),
+            ("OVERFLOW#x", "PAGE#1"),
+            ("WORKSPACE#team-a", "META"),
+        ] {
+            check_back(item(pk, sk, &[]), Ok(Transformed::NoEquivalent));
+        }
+    }
+
+    #[test]
+    fn what_is_not_copied_back_and_what_is_copied_unchanged() {
+        check_back(item(E, "FTS#W#E#churn#01e", &[]), Ok(Transformed::Derived));
+        check_back(item(E, "FTS_REV#R#r1#2#wl", &[]), Ok(Transformed::Derived));
+        check_back(
+            item("WORKSPACE#default", "META", &[]),
+            Ok(Transformed::Skip(Skip::Seed)),
+        );
+        check_back(
+            item("OPS#ttl-sweeper", "CHECKPOINT", &[]),
+            Ok(Transformed::Skip(Skip::Bookkeeping)),
+        );
+        check_back(item("USER#ana", "META", &[]), Ok(Transformed::Unknown));
+        for sk in [
+            "R#r1#TAG#k#1 é",
+            "R#r1#PARAM#lr",
+            "R#r1#METRIC#acc",
+            "RANK#m#acc#1#r1",
+            "T#tr-1#SPANS",
+            "T#tr-1#RMETA#mlflow.sourceRun",
+            "T#tr-1#TAG#mlflow.artifactLocation",
+            "E#TAG#team",
+        ] {
+            let it = item(E, sk, &[("value", s("v"))]);
+            check_back(it.clone(), put(vec![it]));
+        }
+        // A value main moved to S3: an error naming the attribute, never
+        // the reference or the value.
+        let overflow =
+            AttributeValue::M([("_s3_ref".to_owned(), s("s3://b/.overflow/secret"))].into());
+        let tag = item(E, "R#r1#TAG#notes", &[("value", overflow.clone())]);
+        let err = to_v0_1(&tag).err();
+        assert_eq!(
+            err,
+            Some(TransformError::Overflow {
+                key: ItemKey::new(E, "R#r1#TAG#notes"),
+                attribute: "value".to_owned(),
+            })
+        );
+        let msg = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            msg.contains("\"value\"") && !msg.contains("secret"),
+            "{msg}"
+        );
+        // One the rules drop anyway is no error.
+        check_back(
+            item(E, "T#tr-1", &[("trace_name", overflow), ("lsi4sk", s("p"))]),
+            put(vec![item(
+                E,
+                "T#tr-1",
+                &[("lsi4sk", s("p")), ("tags", empty_map())],
+            )]),
         );
     }
 }
