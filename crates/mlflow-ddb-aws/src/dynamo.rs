@@ -769,6 +769,55 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn put_if_absent(&self, item: &Item) -> Result<bool, AwsError> {
+        let key = key_of(item).ok_or_else(|| AwsError::Invalid {
+            op: "PutItem",
+            key: None,
+            reason: "item without a string PK and SK".into(),
+        })?;
+        let sent = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_sdk_item(item.clone())))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("PutItem", Some(key), e));
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failed(&e) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn raise_number(
+        &self,
+        key: &ItemKey,
+        attr: &str,
+        at_least: u64,
+    ) -> Result<UpdateOutcome, AwsError> {
+        let sent = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_to_sdk(key)))
+            .update_expression("SET #a = :v")
+            .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(#a) OR #a < :v)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#a", attr)
+            .expression_attribute_values(":v", DdbValue::N(at_least.to_string()))
+            .send()
+            .await
+            .map_err(|e| AwsError::sdk("UpdateItem", Some(key.clone()), e));
+        match sent {
+            Ok(_) => Ok(UpdateOutcome::Applied),
+            Err(e) if is_condition_failed(&e) => Ok(UpdateOutcome::Nothing),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn expire(&self, keys: &[ItemKey], now: i64) -> Result<ExpireReport, AwsError> {
         let keys = distinct_keys(keys);
         if self.partiql {

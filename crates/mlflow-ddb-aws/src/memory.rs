@@ -41,6 +41,7 @@ pub struct Counters {
     pub expire: u32,
     pub query: u32,
     pub scan: u32,
+    pub puts_if_absent: u32,
 }
 
 impl MemoryStore {
@@ -329,6 +330,43 @@ impl Store for MemoryStore {
         for (k, v) in set {
             item.insert(k.clone(), v.clone());
         }
+        Ok(UpdateOutcome::Applied)
+    }
+
+    async fn put_if_absent(&self, item: &Item) -> Result<bool, AwsError> {
+        self.count(|c| c.puts_if_absent += 1);
+        let key = key_of(item).ok_or_else(|| AwsError::Invalid {
+            op: "PutItem",
+            key: None,
+            reason: "item without a string PK and SK".into(),
+        })?;
+        let mut items = self.lock();
+        if items.contains_key(&key) {
+            return Ok(false);
+        }
+        items.insert(key, item.clone());
+        Ok(true)
+    }
+
+    async fn raise_number(
+        &self,
+        key: &ItemKey,
+        attr: &str,
+        at_least: u64,
+    ) -> Result<UpdateOutcome, AwsError> {
+        self.count(|c| c.update_attrs += 1);
+        let mut items = self.lock();
+        let Some(item) = items.get_mut(key) else {
+            return Ok(UpdateOutcome::Nothing);
+        };
+        let current = match item.get(attr) {
+            Some(AttributeValue::N(n)) => n.parse::<f64>().ok(),
+            _ => None,
+        };
+        if current.is_some_and(|c| c >= at_least as f64) {
+            return Ok(UpdateOutcome::Nothing);
+        }
+        item.insert(attr.to_owned(), AttributeValue::N(at_least.to_string()));
         Ok(UpdateOutcome::Applied)
     }
 

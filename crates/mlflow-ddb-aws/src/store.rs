@@ -68,6 +68,38 @@ pub trait Store: Send + Sync {
         set: &BTreeMap<String, AttributeValue>,
     ) -> Result<UpdateOutcome, AwsError>;
 
+    /// Put `item` only when no item has its key (`attribute_not_exists(PK)`):
+    /// `Ok(true)` when written, `Ok(false)` when an item was already there.
+    /// For items derived from another that a real item of the same key must
+    /// win over (the migration's `mlflow.runName` tag items).
+    async fn put_if_absent(&self, item: &Item) -> Result<bool, AwsError> {
+        let _ = item;
+        Err(AwsError::Invalid {
+            op: "PutItem",
+            key: None,
+            reason: "this store does not support conditional puts".into(),
+        })
+    }
+
+    /// Raise the number attribute `attr` of an existing item to `at_least`
+    /// when it is absent or smaller (`SET #a = :v`, conditional on the item
+    /// existing and the value being smaller): never lowers a counter, never
+    /// creates an item. `Applied`, or `Nothing` when the item is missing or
+    /// already high enough.
+    async fn raise_number(
+        &self,
+        key: &ItemKey,
+        attr: &str,
+        at_least: u64,
+    ) -> Result<UpdateOutcome, AwsError> {
+        let _ = (attr, at_least);
+        Err(AwsError::Invalid {
+            op: "UpdateItem",
+            key: Some(key.clone()),
+            reason: "this store does not support raising numbers".into(),
+        })
+    }
+
     /// Set `ttl = now` (epoch seconds) on existing items whose `ttl` is
     /// absent or later than `now`: never lengthens a ttl, never creates an
     /// item. One outcome per distinct key, in input order. Per-key failures

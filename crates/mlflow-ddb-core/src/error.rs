@@ -19,6 +19,17 @@ pub enum CoreError {
         evidence: String,
     },
 
+    /// A migration's source or target table is not in the format its
+    /// direction needs: nothing was read or written.
+    #[error("the migration's {role} table {table} is in format {detected}, but {direction} needs a {expected} {role}: nothing was written. Check --source and --target (and --reverse)")]
+    MigrationFormat {
+        role: &'static str,
+        table: String,
+        direction: String,
+        expected: crate::format::TableFormat,
+        detected: crate::format::TableFormat,
+    },
+
     /// `TABLE_FORMAT=auto` and the table shows nothing that tells its format.
     #[error("cannot tell the format of table {table} ({evidence}): set TABLE_FORMAT=v0.1 or TABLE_FORMAT=main")]
     FormatUndetectable { table: String, evidence: String },

@@ -48,6 +48,7 @@ pub mod config;
 pub mod error;
 pub mod format;
 pub mod metered;
+pub mod migrate;
 pub mod reconcile;
 pub mod runtime;
 

@@ -159,6 +159,21 @@ impl Store for MeteredStore {
         r
     }
 
+    async fn put_if_absent(&self, item: &Item) -> Result<bool, AwsError> {
+        add(&self.counters.update, 1);
+        self.inner.put_if_absent(item).await
+    }
+
+    async fn raise_number(
+        &self,
+        key: &ItemKey,
+        attr: &str,
+        at_least: u64,
+    ) -> Result<UpdateOutcome, AwsError> {
+        add(&self.counters.update, 1);
+        self.inner.raise_number(key, attr, at_least).await
+    }
+
     async fn expire(&self, keys: &[ItemKey], now: i64) -> Result<ExpireReport, AwsError> {
         let r = self.inner.expire(keys, now).await;
         add(

@@ -28,6 +28,24 @@ pub struct DriveOptions {
     pub invocation_timeout: Duration,
     /// Invocations of a segment that may fail transiently in a row.
     pub max_attempts: u32,
+    /// Where each segment's state is kept between invocations: a drive
+    /// resumes every segment from its saved state (the migration keeps
+    /// them in the target table); `None`: every drive starts afresh.
+    pub checkpoints: Option<Arc<dyn SegmentCheckpoints>>,
+}
+
+/// Saved segment states (continuations), for a drive that survives its
+/// process.
+#[async_trait::async_trait]
+pub trait SegmentCheckpoints: Send + Sync + std::fmt::Debug {
+    /// The saved state of `segment` of `total_segments`, if any.
+    async fn load(
+        &self,
+        segment: u32,
+        total_segments: u32,
+    ) -> Result<Option<SegmentState>, IndexerError>;
+    /// Save a state (after every invocation).
+    async fn save(&self, state: &SegmentState) -> Result<(), IndexerError>;
 }
 
 impl DriveOptions {
@@ -41,6 +59,7 @@ impl DriveOptions {
             examples: crate::state::DEFAULT_EXAMPLES,
             invocation_timeout: Duration::from_secs(15 * 60),
             max_attempts: 3,
+            checkpoints: None,
         }
     }
 }
@@ -82,11 +101,19 @@ pub async fn drive(deps: Arc<Deps>, opts: &DriveOptions) -> Result<Summary, Inde
     let mut tasks = JoinSet::new();
     for segment in 0..opts.segments {
         let deps = deps.clone();
-        let mut state = SegmentState::new(opts.mode, segment, opts.segments);
-        state.dry_run = opts.dry_run;
-        state.remove_foreign = opts.remove_foreign;
+        let saved = match &opts.checkpoints {
+            Some(c) => c.load(segment, opts.segments).await?,
+            None => None,
+        };
+        let mut state = saved.unwrap_or_else(|| {
+            let mut state = SegmentState::new(opts.mode, segment, opts.segments);
+            state.dry_run = opts.dry_run;
+            state.remove_foreign = opts.remove_foreign;
+            state.page_size = opts.page_size;
+            state.examples = opts.examples;
+            state
+        });
         state.page_size = opts.page_size;
-        state.examples = opts.examples;
         let opts = opts.clone();
         tasks.spawn(async move { run_segment(&deps, state, &opts).await });
     }
@@ -146,6 +173,9 @@ pub async fn run_segment(
             Ok(next) => {
                 failures = 0;
                 state = next;
+                if let Some(c) = &opts.checkpoints {
+                    c.save(&state).await?;
+                }
             }
             Err(e) if e.is_transient() && failures + 1 < opts.max_attempts => {
                 failures += 1;

@@ -57,7 +57,7 @@ pub mod walk;
 
 use std::time::Instant;
 
-pub use drive::{drive, DriveOptions, Summary};
+pub use drive::{drive, DriveOptions, SegmentCheckpoints, Summary};
 pub use error::IndexerError;
 pub use state::{Category, CategoryReport, Counts, DriftReport, SegmentState, WalkMode};
 pub use walk::{handle, target_of, Deps, Settings};

@@ -218,6 +218,7 @@ fn human(table: &str, s: &Summary) -> String {
         (WalkMode::Verify, _) => ("verify", "drift found"),
         (WalkMode::Backfill, true) => ("backfill (dry run)", "drift found, nothing written"),
         (WalkMode::Backfill, false) => ("backfill", "drift repaired"),
+        (WalkMode::Copy, _) => ("copy", "errors"),
     };
     let mut out = format!(
         "{verb} of {table} (format {}: {}): {} segments, {} items scanned, {} targets ({} drifted, {} right, {} gone), {} errors\n  {:.1} s, {:.0} items/s, {:.3} requests/item\n",
@@ -255,6 +256,7 @@ fn human(table: &str, s: &Summary) -> String {
             c.writes
         ),
         (WalkMode::Verify, _) => format!("  nothing written; a backfill would make {repairs}\n"),
+        (WalkMode::Copy, _) => format!("  {} write requests to the target\n", c.writes),
     });
     if !s.drift.is_clean() {
         out.push_str(&format!("  {drift_label}:\n"));
@@ -279,11 +281,16 @@ async fn run_lambda(env: Env) -> anyhow::Result<()> {
     let table = std::env::var("TABLE_NAME").context("TABLE_NAME is required")?;
     let clients = Clients::from_env(&ClientOptions::default()).await?;
     let store = Arc::new(DynamoStore::new(&clients, &table));
-    let deps = Arc::new(Deps::new(
+    let mut deps = Deps::new(
         store.clone(),
         FormatResolver::detect(env.format, store),
         env.settings,
-    ));
+    );
+    // Migration copy segments (payload mode "copy") write into TARGET_TABLE.
+    if let Ok(target) = std::env::var("TARGET_TABLE") {
+        deps.target = Some(Arc::new(DynamoStore::new(&clients, &target)));
+    }
+    let deps = Arc::new(deps);
     let function_name = Arc::new(env.function_name);
     let table = Arc::new(table);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

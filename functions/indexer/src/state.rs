@@ -19,6 +19,15 @@ pub enum WalkMode {
     Backfill,
     /// Read only: report the drift.
     Verify,
+    /// Migration copy: every item of the segment, transformed
+    /// (`mlflow_ddb_engine::migrate`), written into the target table
+    /// (`Deps::target`). Derived state is rebuilt afterwards by a backfill
+    /// of the target.
+    Copy,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 fn one() -> u32 {
@@ -113,6 +122,9 @@ pub struct Counts {
     pub fts_deletes: u64,
     /// FTS items in the other format's layout deleted (`--remove-foreign`).
     pub foreign_removed: u64,
+    /// Copy: how the scanned items were transformed.
+    #[serde(skip_serializing_if = "is_default")]
+    pub copy: mlflow_ddb_engine::migrate::TransformCounts,
     /// Read requests (Scan, BatchGetItem, Query), CONFIG included.
     pub read_requests: u64,
 }
@@ -132,6 +144,7 @@ impl Counts {
         self.fts_puts += o.fts_puts;
         self.fts_deletes += o.fts_deletes;
         self.foreign_removed += o.foreign_removed;
+        self.copy.merge(&o.copy);
         self.read_requests += o.read_requests;
     }
 }

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use mlflow_ddb_aws::Store;
 use mlflow_ddb_core::config::Config;
 use mlflow_ddb_core::format::{is_foreign_fts_sk, Profile};
-use mlflow_ddb_core::item::{AttributeValue, ItemKey, PK, SK};
+use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey, PK, SK};
 use mlflow_ddb_core::keys::{ItemKind, Relevance};
 use mlflow_ddb_core::plan::reads_for;
+use mlflow_ddb_engine::migrate::{self, Direction, Writes};
 use mlflow_ddb_engine::{load_config, reconcile_targets, FormatResolver, MeteredStore, Mode};
 use tracing::{info, warn};
 
@@ -49,6 +50,8 @@ pub struct Deps {
     pub settings: Settings,
     /// Items scanned, shared with a progress display (CLI).
     pub progress: Arc<AtomicU64>,
+    /// [`WalkMode::Copy`]: the table the transformed items go to.
+    pub target: Option<Arc<dyn Store>>,
 }
 
 impl Deps {
@@ -58,6 +61,20 @@ impl Deps {
             format,
             settings,
             progress: Arc::default(),
+            target: None,
+        }
+    }
+
+    /// A copy walk's dependencies: `source` is scanned, `target` written.
+    pub fn copy(
+        source: Arc<dyn Store>,
+        format: FormatResolver,
+        target: Arc<dyn Store>,
+        settings: Settings,
+    ) -> Self {
+        Deps {
+            target: Some(target),
+            ..Deps::new(source, format, settings)
         }
     }
 }
@@ -105,8 +122,26 @@ pub async fn handle(
     let config = load_config(&store).await?;
     let mode = match (state.mode, state.dry_run) {
         (WalkMode::Verify, _) => Mode::Verify,
-        (WalkMode::Backfill, true) => Mode::DryRun,
-        (WalkMode::Backfill, false) => Mode::Apply,
+        (WalkMode::Backfill | WalkMode::Copy, true) => Mode::DryRun,
+        (WalkMode::Backfill | WalkMode::Copy, false) => Mode::Apply,
+    };
+    let copy_to = match (state.mode, &deps.target) {
+        (WalkMode::Copy, Some(t)) => {
+            if profile.format() != Direction::ToMain.source_format() {
+                return Err(IndexerError::Request(format!(
+                    "copy reads a {} table; this one is {}",
+                    Direction::ToMain.source_format(),
+                    profile.format()
+                )));
+            }
+            Some(t.clone())
+        }
+        (WalkMode::Copy, None) => {
+            return Err(IndexerError::Request(
+                "copy needs a target table (TARGET_TABLE)".into(),
+            ))
+        }
+        _ => None,
     };
     let mut counts = Counts {
         invocations: 1,
@@ -129,7 +164,8 @@ pub async fn handle(
                 state.segment,
                 state.total_segments,
                 state.start_key.clone(),
-                Some(&[PK, SK]),
+                // A copy needs whole items; reconciling, keys only.
+                copy_to.is_none().then_some(&[PK, SK][..]),
                 state.page_size,
             )
             .await
@@ -147,70 +183,21 @@ pub async fn handle(
                 })
             }
         };
-        let mut seen = HashSet::new();
-        let keys = page
-            .items
-            .iter()
-            .filter_map(|i| match (i.get(PK), i.get(SK)) {
-                (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
-                    Some(ItemKey::new(pk.as_str(), sk.as_str()))
-                }
-                _ => None,
-            });
-        let mut foreign = Vec::new();
-        let mut targets = Vec::new();
-        for key in keys {
-            if is_foreign_fts_sk(profile, &key.sk) {
-                foreign.push(key);
-            } else if let Some(t) = target_of(profile, &config, &key) {
-                if seen.insert(t.clone()) {
-                    targets.push(t);
-                }
-            }
-        }
-        remove_foreign(&store, &state, foreign, &mut counts, &mut drift).await;
-        counts.targets += targets.len() as u64;
-        let mut outcomes = reconcile_targets(
-            &store,
-            profile,
-            &config,
-            &targets,
-            mode,
-            deps.settings.concurrency,
-        )
-        .await;
-        // One more attempt for targets that failed transiently (the adapter
-        // has retried each request already).
-        let retry: Vec<ItemKey> = outcomes
-            .iter()
-            .filter(|o| o.result.as_ref().is_err_and(|e| e.is_transient()))
-            .map(|o| o.target.clone())
-            .collect();
-        if !retry.is_empty() {
-            warn!(
-                segment = state.segment,
-                targets = retry.len(),
-                "retrying failed targets"
-            );
-            let again = reconcile_targets(
-                &store,
+        if let Some(target) = &copy_to {
+            copy_page(target, &page.items, &state, &mut counts, &mut drift).await;
+        } else {
+            reconcile_page(
+                deps,
                 profile,
                 &config,
-                &retry,
+                &store,
+                &state,
                 mode,
-                deps.settings.concurrency,
+                &page.items,
+                &mut counts,
+                &mut drift,
             )
             .await;
-            outcomes.retain(|o| !retry.contains(&o.target));
-            outcomes.extend(again);
-        }
-        for o in &outcomes {
-            if o.result.as_ref().is_err_and(|e| e.is_index_type_mismatch()) {
-                // The table under this name is not in the format read at
-                // start: the next invocation reads it again.
-                deps.format.invalidate();
-            }
-            drift.record(&mut counts, o, state.examples);
         }
         counts.pages += 1;
         counts.items_scanned += page.items.len() as u64;
@@ -240,6 +227,134 @@ pub async fn handle(
     let max = state.examples;
     state.drift.merge(&drift, max);
     Ok(state)
+}
+
+/// A copy page: every item transformed and written into `target` (a dry
+/// run counts the requests it would make). An item that cannot be
+/// transformed, or a write that fails after the adapter's retries, is an
+/// error of the walk with its key, never silent.
+async fn copy_page(
+    target: &Arc<dyn Store>,
+    items: &[Item],
+    state: &SegmentState,
+    counts: &mut Counts,
+    drift: &mut DriftReport,
+) {
+    let mut writes = Writes::new();
+    for item in items {
+        writes.copy(Direction::ToMain, item);
+    }
+    counts.copy.merge(&writes.counts);
+    counts.errors += writes.errors.len() as u64;
+    for (key, e) in std::mem::take(&mut writes.errors) {
+        warn!(segment = state.segment, key = %key, error = %e, "item not transformed");
+        drift.add(
+            Category::Errors,
+            1,
+            || format!("{key}: {e}"),
+            state.examples,
+        );
+    }
+    if state.dry_run {
+        counts.writes +=
+            (writes.counts.copied).div_ceil(mlflow_ddb_engine::ITEMS_PER_BATCH_WRITE as u64);
+        return;
+    }
+    // The copy reconciles no target: its config only names targets.
+    match migrate::apply(
+        target,
+        Profile::of(Direction::ToMain.target_format()),
+        &Config::default(),
+        writes,
+    )
+    .await
+    {
+        Ok(a) => counts.writes += a.batch_requests + a.conditional_puts + a.floor_updates,
+        Err(e) => {
+            warn!(segment = state.segment, error = %e, "copy write failed");
+            counts.errors += 1;
+            drift.add(Category::Errors, 1, || e.to_string(), state.examples);
+        }
+    }
+}
+
+/// A reconcile page (backfill, verify): the targets among the scanned keys.
+#[allow(clippy::too_many_arguments)]
+async fn reconcile_page(
+    deps: &Deps,
+    profile: &Profile,
+    config: &Config,
+    store: &MeteredStore,
+    state: &SegmentState,
+    mode: Mode,
+    items: &[Item],
+    counts: &mut Counts,
+    drift: &mut DriftReport,
+) {
+    {
+        let mut seen = HashSet::new();
+        let keys = items.iter().filter_map(|i| match (i.get(PK), i.get(SK)) {
+            (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+                Some(ItemKey::new(pk.as_str(), sk.as_str()))
+            }
+            _ => None,
+        });
+        let mut foreign = Vec::new();
+        let mut targets = Vec::new();
+        for key in keys {
+            if is_foreign_fts_sk(profile, &key.sk) {
+                foreign.push(key);
+            } else if let Some(t) = target_of(profile, config, &key) {
+                if seen.insert(t.clone()) {
+                    targets.push(t);
+                }
+            }
+        }
+        remove_foreign(store, state, foreign, counts, drift).await;
+        counts.targets += targets.len() as u64;
+        let mut outcomes = reconcile_targets(
+            store,
+            profile,
+            config,
+            &targets,
+            mode,
+            deps.settings.concurrency,
+        )
+        .await;
+        // One more attempt for targets that failed transiently (the adapter
+        // has retried each request already).
+        let retry: Vec<ItemKey> = outcomes
+            .iter()
+            .filter(|o| o.result.as_ref().is_err_and(|e| e.is_transient()))
+            .map(|o| o.target.clone())
+            .collect();
+        if !retry.is_empty() {
+            warn!(
+                segment = state.segment,
+                targets = retry.len(),
+                "retrying failed targets"
+            );
+            let again = reconcile_targets(
+                store,
+                profile,
+                config,
+                &retry,
+                mode,
+                deps.settings.concurrency,
+            )
+            .await;
+            outcomes.retain(|o| !retry.contains(&o.target));
+            outcomes.extend(again);
+        }
+        for o in &outcomes {
+            if o.result.as_ref().is_err_and(|e| e.is_index_type_mismatch()) {
+                // The table under this name is not in the format read at
+                // start: the next invocation reads it again.
+                deps.format.invalidate();
+            }
+            drift.record(counts, o, state.examples);
+        }
+    }
 }
 
 /// Report the FTS items of a page that are in the other format's layout

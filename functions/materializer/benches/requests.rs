@@ -33,6 +33,7 @@ fn deps(store: Arc<dyn Store>) -> Deps {
         format: mlflow_ddb_engine::FormatResolver::fixed(TableFormat::V0_1),
         config: ConfigCache::default(),
         settings: Settings::default(),
+        migrate: None,
     }
 }
 

@@ -115,10 +115,13 @@ pub struct Deps {
     pub format: FormatResolver,
     pub config: ConfigCache,
     pub settings: Settings,
+    /// Set: this consumer is a migration's sync (`crate::migrate`), which
+    /// carries the records into another table instead of reconciling.
+    pub migrate: Option<crate::migrate::MigrateSink>,
 }
 
 /// Where a batch comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     /// The stream (Lambda, `tail`, or records read back for an on-failure
     /// message): permanent failures are dead-lettered.
@@ -238,6 +241,9 @@ pub async fn process_records(
     origin: Origin,
     deadline: Instant,
 ) -> BatchResult {
+    if let Some(sink) = &deps.migrate {
+        return crate::migrate::migrate_records(deps, sink, records, origin, deadline).await;
+    }
     let mut result = BatchResult::default();
     let stats = &mut result.stats;
     stats.records = records.len() as u64;
@@ -837,6 +843,17 @@ async fn cascade(store: &dyn Store, pk: &str, now_s: i64) -> Result<(u64, u64), 
         }
     }
     Ok((expired, u64::from(report.requests)))
+}
+
+/// Send one record to the DLQ on its first failure (the migration sink's
+/// poison records).
+pub(crate) async fn dead_letter_record(
+    deps: &Deps,
+    record: &Value,
+    err: &EnvelopeError,
+    now: i64,
+) -> Result<(), String> {
+    dead_letter(deps, record, err, 1, now, Vec::new()).await
 }
 
 /// Send one record to the DLQ. `Err` (a reason) when there is no DLQ or

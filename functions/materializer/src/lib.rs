@@ -9,12 +9,15 @@
 //! - [`replay`]: DLQ messages (our envelopes, on-failure destination
 //!   messages) and the `replay` command.
 //! - [`tail`]: the `tail` command, emulating the event source mapping.
+//! - [`migrate`]: the migration's sync sink (a deployment with
+//!   `MIGRATE_TARGET_TABLE` carries the source's records into the target).
 //! - [`envelope`]: the DLQ message formats. [`metrics`]: counters, EMF.
 
 pub mod envelope;
 pub mod handler;
 pub mod lambda;
 pub mod metrics;
+pub mod migrate;
 pub mod replay;
 pub mod tail;
 

@@ -117,7 +117,34 @@ fn deps(clients: &Clients, table: &str, env: &Env, dlq: Option<Arc<dyn Queue>>) 
             table_name: table.to_owned(),
             ..env.settings.clone()
         },
+        migrate: migrate_sink(clients),
     }
+}
+
+/// A deployment as a migration's sync (`MIGRATE_TARGET_TABLE` set, and
+/// `MIGRATE_DIRECTION` `to-main`, the default, or `to-v0-1`): the stream's
+/// records are carried into the target table (`materializer::migrate`).
+fn migrate_sink(clients: &Clients) -> Option<materializer::migrate::MigrateSink> {
+    use mlflow_ddb_engine::migrate::Direction;
+    let target = std::env::var("MIGRATE_TARGET_TABLE").ok()?;
+    let direction = match env_or("MIGRATE_DIRECTION", "to-main").as_str() {
+        "to-v0-1" => Direction::ToV0_1,
+        _ => Direction::ToMain,
+    };
+    let store = Arc::new(DynamoStore::new(clients, &target));
+    Some(materializer::migrate::MigrateSink {
+        direction,
+        target: store.clone(),
+        target_name: target,
+        target_format: FormatResolver::detect(
+            mlflow_ddb_core::format::FormatSetting::Fixed(direction.target_format()),
+            store,
+        ),
+        target_config: ConfigCache::default(),
+        since_ms: std::env::var("MIGRATE_SINCE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+    })
 }
 
 #[tokio::main]

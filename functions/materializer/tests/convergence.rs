@@ -291,6 +291,7 @@ fn deps(store: Arc<dyn Store>, format: TableFormat) -> Deps {
             retry_base: Duration::from_millis(1),
             ..Settings::default()
         },
+        migrate: None,
     }
 }
 

@@ -89,6 +89,7 @@ fn deps(store: Arc<dyn Store>, dlq: Option<Arc<dyn Queue>>) -> Deps {
         format: mlflow_ddb_engine::FormatResolver::fixed(TableFormat::V0_1),
         config: ConfigCache::default(),
         settings: settings(),
+        migrate: None,
     }
 }
 

@@ -48,6 +48,7 @@ pub fn deps(
         ),
         config: ConfigCache::default(),
         settings: settings(),
+        migrate: None,
     }
 }
 
