@@ -25,7 +25,14 @@ import {
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 
-import { METRIC_NAMESPACE, type FunctionName, type Settings, assetPath } from './settings';
+import {
+  METRIC_NAMESPACE,
+  type FunctionName,
+  type MigrateSettings,
+  type Settings,
+  type StreamSettings,
+  assetPath,
+} from './settings';
 import { TableStream } from './table-stream';
 
 /**
@@ -69,6 +76,43 @@ export const TABLE_ACTIONS: Record<FunctionName, string[]> = {
   ],
 };
 
+/**
+ * A migration (`--context migrate-target`): the table actions on the source S, which is only read,
+ * and on the target T, from the functions' calls in that mode (issue #11).
+ */
+export const MIGRATE_ACTIONS = {
+  source: {
+    // Copy segments: S's format (DescribeTable), its CONFIG (Query), whole items (Scan); a verify of
+    // S reads its targets (GetItem, BatchGetItem). Nothing that writes.
+    indexer: ['dynamodb:DescribeTable', 'dynamodb:Scan', 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchGetItem'],
+    // The sync: S's format (DescribeTable), and a replay's strongly consistent re-read of the item.
+    materializer: ['dynamodb:DescribeTable', 'dynamodb:GetItem'],
+  },
+  target: {
+    // migrate::apply: transformed items (BatchWriteItem), derived tag items put if absent (PutItem),
+    // next_version raised (UpdateItem); reads for checkpoints and version counters.
+    indexer: [
+      'dynamodb:BatchWriteItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:GetItem',
+      'dynamodb:BatchGetItem',
+      'dynamodb:Query',
+    ],
+    // The same writes, then the touched targets reconciled in T as the materializer does on its table
+    // (T's format and CONFIG, BatchGetItem of targets, Query of sources, UpdateItem of maps, FTS items).
+    materializer: [
+      'dynamodb:DescribeTable',
+      'dynamodb:GetItem',
+      'dynamodb:BatchGetItem',
+      'dynamodb:Query',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:BatchWriteItem',
+    ],
+  },
+} as const;
+
 /** What Lambda's event source mapping needs on the stream (and nothing on other streams). */
 export const STREAM_ACTIONS = [
   'dynamodb:DescribeStream',
@@ -83,6 +127,39 @@ const FUNCTION_SIZING: Record<FunctionName, { memoryMiB: number; timeout: Durati
   indexer: { memoryMiB: 512, timeout: Duration.minutes(15) },
 };
 
+/**
+ * The construct ids and texts of a stream consumer's resources (see `streamConsumer`); the
+ * materializer's ids predate the migration's sync and are kept, so its resources keep their names.
+ */
+interface ConsumerNames {
+  dlq: string;
+  onFailureQueue: string;
+  mapping: string;
+  errorsAlarm: string;
+  iteratorAgeAlarm: string;
+  dlqDepthAlarm: string;
+  onFailureDepthAlarm: string;
+  /** Output names: function, mapping, DLQ URL, on-failure queue URL. */
+  outputs: [string, string, string, string];
+  /** Who fails, in the alarm texts ("the materializer"). */
+  who: string;
+  /** Whose DLQ, in the alarm texts ("materializer"). */
+  queueOwner: string;
+  /** The replay command, in the alarm texts. */
+  replay: string;
+}
+
+/** A function of the stack: construct ids, texts, and what its role may do besides its logs. */
+interface FunctionSpec {
+  /** Prefix of the construct ids: `<id>`, `<id>Role`, `<id>Logs`. */
+  id: string;
+  /** The function's description: `mlflow-dynamodbstore <label>`. */
+  label: string;
+  roleDescription: string;
+  statements: iam.PolicyStatement[];
+  env: Record<string, string>;
+}
+
 export interface OpsStackProps extends StackProps {
   settings: Settings;
   /** Differs on every deploy so the stream ARN is re-read (see TableStreamProps.deployId). */
@@ -96,7 +173,11 @@ export class OpsStack extends Stack {
   readonly indexerStateMachine: sfn.StateMachine;
   readonly dlq?: sqs.Queue;
   readonly onFailureQueue?: sqs.Queue;
-  /** The custom resource reading the stream ARN; absent with table-stream-arn (or without streams). */
+  /** A migration's sync: the materializer's code carrying S's stream into T (settings.migrate). */
+  readonly migrateSync?: lambda.Function;
+  readonly migrateSyncDlq?: sqs.Queue;
+  readonly migrateSyncOnFailureQueue?: sqs.Queue;
+  /** The custom resource reading the stream ARN; absent with table-stream-arn or without a stream consumer. */
   readonly tableStream?: TableStream;
 
   private readonly settings: Settings;
@@ -112,73 +193,44 @@ export class OpsStack extends Stack {
     // The table the reference store created, imported by name.
     const tableArn = dynamodb.Table.fromTableName(this, 'Table', s.table).tableArn;
 
+    // The stream of the one stream consumer (the materializer, or a migration's sync; never both):
+    // pinned by table-stream-arn, else the table's current one, read at deploy.
+    const consumerStream = s.streams ?? s.migrate?.stream;
+    let streamArn = consumerStream?.streamArn;
+    if (consumerStream && streamArn === undefined) {
+      this.tableStream = new TableStream(this, 'TableStream', {
+        table: s.table,
+        tableArn,
+        enableStream: consumerStream.enableStream,
+        logRetentionDays: s.logRetentionDays,
+        deployId: props.deployId,
+      });
+      streamArn = this.tableStream.streamArn;
+    }
+
     // ---- materializer: the stream consumer ------------------------------------------------
-    if (s.streams) {
-      const st = s.streams;
-      // The stream ARN pinned by table-stream-arn, else the table's current one, read at deploy.
-      let streamArn = st.streamArn;
-      if (streamArn === undefined) {
-        this.tableStream = new TableStream(this, 'TableStream', {
-          table: s.table,
-          tableArn,
-          enableStream: st.enableStream,
-          logRetentionDays: s.logRetentionDays,
-          deployId: props.deployId,
-        });
-        streamArn = this.tableStream.streamArn;
-      }
-      const fnTimeout = FUNCTION_SIZING.materializer.timeout;
-      this.dlq = this.queue('MaterializerDlq', fnTimeout);
-      this.onFailureQueue = this.queue('StreamOnFailureQueue', fnTimeout);
-      const fn = this.rustFunction('materializer', tableArn, {
-        DLQ_URL: this.dlq.queueUrl,
-      });
-      this.materializer = fn;
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({ sid: 'ReadTheTableStream', actions: STREAM_ACTIONS, resources: [streamArn] }),
+    if (s.streams && streamArn) {
+      const consumer = this.streamConsumer(
+        {
+          dlq: 'MaterializerDlq',
+          onFailureQueue: 'StreamOnFailureQueue',
+          mapping: 'TableStream',
+          errorsAlarm: 'MaterializerErrors',
+          iteratorAgeAlarm: 'StreamIteratorAge',
+          dlqDepthAlarm: 'MaterializerDlqDepth',
+          onFailureDepthAlarm: 'StreamOnFailureDepth',
+          outputs: ['MaterializerFunctionName', 'StreamMappingUuid', 'MaterializerDlqUrl', 'StreamOnFailureQueueUrl'],
+          who: 'the materializer',
+          queueOwner: 'materializer',
+          replay: 'materializer replay --dlq-url ... --table ...',
+        },
+        s.streams,
+        streamArn,
+        (dlq) => this.rustFunction('materializer', tableArn, { DLQ_URL: dlq.queueUrl }),
       );
-      // Records the function gives up on (poison) go to its DLQ itself, as envelopes.
-      this.dlq.grantSendMessages(fn);
-      const mapping = fn.addEventSourceMapping('TableStream', {
-        eventSourceArn: streamArn,
-        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: st.batchSize,
-        maxBatchingWindow: Duration.seconds(st.batchingWindowSeconds),
-        bisectBatchOnError: true,
-        reportBatchItemFailures: true,
-        retryAttempts: st.maxRetryAttempts,
-        maxRecordAge: Duration.seconds(st.maxRecordAgeSeconds),
-        parallelizationFactor: st.parallelizationFactor,
-        // Batches still failing after the retries: their shard and sequence range (not the
-        // records) go here; `materializer replay` re-reads them from the stream (24 h).
-        onFailure: new sources.SqsDlq(this.onFailureQueue),
-      });
-      if (st.dlqReplay) {
-        // Replay inside Lambda: both queues as event sources. Off by default; turn it on to drain
-        // the queues after a fix, then off again (see the README's runbook).
-        for (const q of [this.dlq, this.onFailureQueue]) {
-          fn.addEventSource(new sources.SqsEventSource(q, { batchSize: 10, reportBatchItemFailures: true }));
-        }
-      }
-      this.alarm('MaterializerErrors', fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), 1,
-        'the materializer failed invocations (batches are retried, then bisected, then sent to the on-failure queue)');
-      this.alarm(
-        'StreamIteratorAge',
-        fn.metric('IteratorAge', { period: Duration.minutes(5), statistic: 'Maximum' }),
-        st.iteratorAgeAlarmSeconds * 1000,
-        `the oldest stream record waited more than ${st.iteratorAgeAlarmSeconds} s (records older than 24 h are lost)`,
-      );
-      this.alarm('MaterializerDlqDepth', this.dlq.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5), statistic: 'Maximum' }), 1,
-        'records in the materializer DLQ: replay them (materializer replay --dlq-url ... --table ...)');
-      this.alarm('StreamOnFailureDepth', this.onFailureQueue.metricApproximateNumberOfMessagesVisible({
-        period: Duration.minutes(5), statistic: 'Maximum' }), 1,
-        'batches the stream mapping gave up on: replay within 24 h (materializer replay --dlq-url ... --table ...)');
-      new CfnOutput(this, 'MaterializerFunctionName', { value: fn.functionName });
-      new CfnOutput(this, 'StreamMappingUuid', { value: mapping.eventSourceMappingId });
-      new CfnOutput(this, 'TableStreamArn', { value: streamArn });
-      new CfnOutput(this, 'MaterializerDlqUrl', { value: this.dlq.queueUrl });
-      new CfnOutput(this, 'StreamOnFailureQueueUrl', { value: this.onFailureQueue.queueUrl });
+      this.materializer = consumer.fn;
+      this.dlq = consumer.dlq;
+      this.onFailureQueue = consumer.onFailureQueue;
     }
 
     // ---- ttl-sweeper: scheduled orphan cleanup ---------------------------------------------
@@ -218,11 +270,68 @@ export class OpsStack extends Stack {
       new CfnOutput(this, 'SweeperScheduleRuleName', { value: rule.ruleName });
     }
 
-    // ---- indexer: backfill / verify, one Map branch per scan segment ------------------------
-    this.indexer = this.rustFunction('indexer', tableArn, {});
-    this.indexerStateMachine = this.indexerMachine(this.indexer, s.indexerConcurrency);
+    // ---- migration: S (the table) read only, T written --------------------------------------
+    const m = s.migrate;
+    const targetArn = m && dynamodb.Table.fromTableName(this, 'MigrateTarget', m.target).tableArn;
+    if (m?.stream && targetArn && streamArn) {
+      const fmt = s.tableFormat;
+      const consumer = this.streamConsumer(
+        {
+          dlq: 'MigrateSyncDlq',
+          onFailureQueue: 'MigrateSyncOnFailureQueue',
+          mapping: 'SourceStream',
+          errorsAlarm: 'MigrateSyncErrors',
+          iteratorAgeAlarm: 'MigrateSyncIteratorAge',
+          dlqDepthAlarm: 'MigrateSyncDlqDepth',
+          onFailureDepthAlarm: 'MigrateSyncOnFailureDepth',
+          outputs: ['MigrateSyncFunctionName', 'MigrateSyncMappingUuid', 'MigrateSyncDlqUrl',
+            'MigrateSyncOnFailureQueueUrl'],
+          who: `the migration's sync into ${m.target}`,
+          queueOwner: 'migration sync',
+          replay: `MIGRATE_TARGET_TABLE=${m.target} materializer replay --dlq-url ... --table ${s.table}`,
+        },
+        m.stream,
+        streamArn,
+        (dlq) =>
+          this.lambdaFunction('materializer', {
+            id: 'MigrateSync',
+            label: `migrate-sync (materializer: ${s.table}'s stream into ${m.target}, format ${fmt})`,
+            roleDescription: `migrate-sync: reads ${s.table} and its stream, writes ${m.target}`,
+            statements: [
+              ...this.tableStatements('Source', tableArn, MIGRATE_ACTIONS.source.materializer),
+              ...this.tableStatements('Target', targetArn, MIGRATE_ACTIONS.target.materializer),
+            ],
+            env: {
+              DLQ_URL: dlq.queueUrl,
+              MIGRATE_TARGET_TABLE: m.target,
+              MIGRATE_DIRECTION: 'to-main',
+              ...(m.sinceMs === undefined ? {} : { MIGRATE_SINCE_MS: String(m.sinceMs) }),
+            },
+          }),
+      );
+      this.migrateSync = consumer.fn;
+      this.migrateSyncDlq = consumer.dlq;
+      this.migrateSyncOnFailureQueue = consumer.onFailureQueue;
+    }
+
+    // ---- indexer: backfill / verify (a migration: copy / verify), one Map branch per segment -
+    this.indexer = m && targetArn
+      ? this.lambdaFunction('indexer', {
+        id: 'Indexer',
+        label: `indexer (${s.table}, format ${s.tableFormat}; copies into ${m.target})`,
+        roleDescription: `indexer: reads ${s.table}, copies it into ${m.target}`,
+        statements: [
+          ...this.tableStatements('Source', tableArn, MIGRATE_ACTIONS.source.indexer),
+          // The copy writes T without reading its format: no DescribeTable, no index.
+          new iam.PolicyStatement({ sid: 'TargetActions', actions: [...MIGRATE_ACTIONS.target.indexer],
+            resources: [targetArn] }),
+        ],
+        env: { TARGET_TABLE: m.target },
+      })
+      : this.rustFunction('indexer', tableArn, {});
+    this.indexerStateMachine = this.indexerMachine(this.indexer, s.indexerConcurrency, m);
     this.alarm('IndexerFailedExecutions', this.indexerStateMachine.metricFailed({ period: Duration.minutes(5),
-      statistic: 'Sum' }), 1, 'an indexer backfill/verify execution failed');
+      statistic: 'Sum' }), 1, `an indexer ${m ? 'copy' : 'backfill'}/verify execution failed`);
     new CfnOutput(this, 'IndexerFunctionName', { value: this.indexer.functionName });
     new CfnOutput(this, 'IndexerStateMachineArn', { value: this.indexerStateMachine.stateMachineArn });
   }
@@ -245,39 +354,119 @@ export class OpsStack extends Stack {
     return q;
   }
 
-  /** One of the Rust functions: arm64, provided.al2023, its own role and log group. */
+  /**
+   * A consumer of the table's stream running the materializer's code: its DLQ and on-failure queue,
+   * the function (`makeFn`, given the DLQ), its mapping, the queues as replay sources with
+   * dlq-replay, its four alarms and its outputs.
+   */
+  private streamConsumer(
+    n: ConsumerNames,
+    st: StreamSettings,
+    streamArn: string,
+    makeFn: (dlq: sqs.Queue) => lambda.Function,
+  ): { fn: lambda.Function; dlq: sqs.Queue; onFailureQueue: sqs.Queue } {
+    const fnTimeout = FUNCTION_SIZING.materializer.timeout;
+    const dlq = this.queue(n.dlq, fnTimeout);
+    const onFailureQueue = this.queue(n.onFailureQueue, fnTimeout);
+    const fn = makeFn(dlq);
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'ReadTheTableStream', actions: STREAM_ACTIONS, resources: [streamArn] }),
+    );
+    // Records the function gives up on (poison) go to its DLQ itself, as envelopes.
+    dlq.grantSendMessages(fn);
+    const mapping = fn.addEventSourceMapping(n.mapping, {
+      eventSourceArn: streamArn,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: st.batchSize,
+      maxBatchingWindow: Duration.seconds(st.batchingWindowSeconds),
+      bisectBatchOnError: true,
+      reportBatchItemFailures: true,
+      retryAttempts: st.maxRetryAttempts,
+      maxRecordAge: Duration.seconds(st.maxRecordAgeSeconds),
+      parallelizationFactor: st.parallelizationFactor,
+      // Batches still failing after the retries: their shard and sequence range (not the
+      // records) go here; `materializer replay` re-reads them from the stream (24 h).
+      onFailure: new sources.SqsDlq(onFailureQueue),
+    });
+    if (st.dlqReplay) {
+      // Replay inside Lambda: both queues as event sources. Off by default; turn it on to drain
+      // the queues after a fix, then off again (see the README's runbook).
+      for (const q of [dlq, onFailureQueue]) {
+        fn.addEventSource(new sources.SqsEventSource(q, { batchSize: 10, reportBatchItemFailures: true }));
+      }
+    }
+    this.alarm(n.errorsAlarm, fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }), 1,
+      `${n.who} failed invocations (batches are retried, then bisected, then sent to the on-failure queue)`);
+    this.alarm(
+      n.iteratorAgeAlarm,
+      fn.metric('IteratorAge', { period: Duration.minutes(5), statistic: 'Maximum' }),
+      st.iteratorAgeAlarmSeconds * 1000,
+      `the oldest stream record waited more than ${st.iteratorAgeAlarmSeconds} s (records older than 24 h are lost)`,
+    );
+    this.alarm(n.dlqDepthAlarm, dlq.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(5), statistic: 'Maximum' }), 1,
+      `records in the ${n.queueOwner} DLQ: replay them (${n.replay})`);
+    this.alarm(n.onFailureDepthAlarm, onFailureQueue.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(5), statistic: 'Maximum' }), 1,
+      `batches the stream mapping gave up on: replay within 24 h (${n.replay})`);
+    const [fnOut, mappingOut, dlqOut, onFailureOut] = n.outputs;
+    new CfnOutput(this, fnOut, { value: fn.functionName });
+    new CfnOutput(this, mappingOut, { value: mapping.eventSourceMappingId });
+    new CfnOutput(this, 'TableStreamArn', { value: streamArn });
+    new CfnOutput(this, dlqOut, { value: dlq.queueUrl });
+    new CfnOutput(this, onFailureOut, { value: onFailureQueue.queueUrl });
+    return { fn, dlq, onFailureQueue };
+  }
+
+  /**
+   * `actions` on a table (sid `<prefix>Actions`, or `TableActions`), and the Query of its gsi2 that
+   * format detection makes (sid `<prefix>FormatSample`, or `FormatSample`): a few forward FTS keys
+   * of names, keys only, the one index whose keys tell the formats apart. Nothing of other indexes.
+   */
+  private tableStatements(prefix: string, tableArn: string, actions: readonly string[]): iam.PolicyStatement[] {
+    return [
+      new iam.PolicyStatement({ sid: `${prefix || 'Table'}Actions`, actions: [...actions], resources: [tableArn] }),
+      new iam.PolicyStatement({
+        sid: `${prefix}FormatSample`,
+        actions: ['dynamodb:Query'],
+        resources: [`${tableArn}/index/gsi2`],
+      }),
+    ];
+  }
+
+  /** One of the Rust functions on its own table: the table actions it performs (TABLE_ACTIONS). */
   private rustFunction(name: FunctionName, tableArn: string, env: Record<string, string>): lambda.Function {
     const s = this.settings;
-    const id = name === 'ttl-sweeper' ? 'TtlSweeper' : name.charAt(0).toUpperCase() + name.slice(1);
-    const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+    return this.lambdaFunction(name, {
+      id: name === 'ttl-sweeper' ? 'TtlSweeper' : name.charAt(0).toUpperCase() + name.slice(1),
+      label: `${name} (${s.table}, format ${s.tableFormat})`,
+      roleDescription: `${name} on ${s.table}: its log group, and the table actions it uses`,
+      statements: this.tableStatements('', tableArn, TABLE_ACTIONS[name]),
+      env,
+    });
+  }
+
+  /** A function from the code of `asset`: arm64, provided.al2023, its own role and log group. */
+  private lambdaFunction(asset: FunctionName, spec: FunctionSpec): lambda.Function {
+    const s = this.settings;
+    const logGroup = new logs.LogGroup(this, `${spec.id}Logs`, {
       retention: s.logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     // No managed policy: logs, then only the table actions this function performs.
-    const role = new iam.Role(this, `${id}Role`, {
+    const role = new iam.Role(this, `${spec.id}Role`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `${name} on ${s.table}: its log group, and the table actions it uses`,
+      description: spec.roleDescription,
     });
     logGroup.grantWrite(role);
-    role.addToPolicy(
-      new iam.PolicyStatement({ sid: 'TableActions', actions: TABLE_ACTIONS[name], resources: [tableArn] }),
-    );
-    // Format detection also samples a few forward FTS keys of names: one Query of gsi2 (the one
-    // index whose keys tell the formats apart), keys only. Nothing else of any index.
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'FormatSample',
-        actions: ['dynamodb:Query'],
-        resources: [`${tableArn}/index/gsi2`],
-      }),
-    );
-    const sizing = FUNCTION_SIZING[name];
-    const fn = new lambda.Function(this, id, {
-      description: `mlflow-dynamodbstore ${name} (${s.table}, format ${s.tableFormat})`,
+    for (const st of spec.statements) role.addToPolicy(st);
+    const sizing = FUNCTION_SIZING[asset];
+    return new lambda.Function(this, spec.id, {
+      description: `mlflow-dynamodbstore ${spec.label}`,
       runtime: lambda.Runtime.PROVIDED_AL2023,
       architecture: lambda.Architecture.ARM_64,
       handler: 'bootstrap',
-      code: lambda.Code.fromAsset(assetPath(s.lambdaAssets, name)),
+      code: lambda.Code.fromAsset(assetPath(s.lambdaAssets, asset)),
       role,
       logGroup,
       memorySize: sizing.memoryMiB,
@@ -286,19 +475,19 @@ export class OpsStack extends Stack {
         TABLE_NAME: s.table,
         TABLE_FORMAT: s.tableFormat,
         RUST_LOG: 'info',
-        ...env,
+        ...spec.env,
       },
     });
-    return fn;
   }
 
-  private indexerMachine(indexer: lambda.Function, maxConcurrency: number): sfn.StateMachine {
+  private indexerMachine(indexer: lambda.Function, maxConcurrency: number, migrate?: MigrateSettings): sfn.StateMachine {
     // Input: {"mode": "backfill"|"verify", "total_segments": N, "dry_run": bool}; missing
-    // fields take these defaults.
+    // fields take these defaults. A migration's: {"mode": "copy"|"verify", ...}, copy by default.
+    const defaultMode = migrate ? 'copy' : 'backfill';
     const defaults = new sfn.Pass(this, 'Defaults', {
       parameters: {
         'args.$':
-          "States.JsonMerge(States.StringToJson('{\"mode\":\"backfill\",\"total_segments\":8,\"dry_run\":false}'), $$.Execution.Input, false)",
+          `States.JsonMerge(States.StringToJson('{\"mode\":\"${defaultMode}\",\"total_segments\":8,\"dry_run\":false}'), $$.Execution.Input, false)`,
       },
     });
     const segments = new sfn.Pass(this, 'Segments', {
@@ -342,13 +531,30 @@ export class OpsStack extends Stack {
     });
     map.itemProcessor(invoke.next(more));
 
+    // A migration's indexer may not write S: any mode but copy (into T) and verify (read-only) fails
+    // here, before an invocation, with the reason.
+    let start: sfn.IChainable = segments.next(map);
+    if (migrate) {
+      const refused = new sfn.Fail(this, 'ModeRefused', {
+        error: 'ModeRefused',
+        cause:
+          `this stack only reads ${this.settings.table} and copies it into ${migrate.target}: mode copy or ` +
+          `verify; backfill ${migrate.target} once the copy is done (indexer backfill --table ${migrate.target})`,
+      });
+      start = new sfn.Choice(this, 'CheckMode')
+        .when(sfn.Condition.or(sfn.Condition.stringEquals('$.args.mode', 'copy'),
+          sfn.Condition.stringEquals('$.args.mode', 'verify')), start)
+        .otherwise(refused);
+    }
+
     const logGroup = new logs.LogGroup(this, 'IndexerStateMachineLogs', {
       retention: this.settings.logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     const machine = new sfn.StateMachine(this, 'IndexerStateMachine', {
-      comment: `indexer over ${this.settings.table}: one branch per scan segment, resuming continuations`,
-      definitionBody: sfn.DefinitionBody.fromChainable(defaults.next(segments).next(map)),
+      comment: `indexer over ${this.settings.table}${migrate ? ` (copy into ${migrate.target})` : ''}: one branch ` +
+        'per scan segment, resuming continuations',
+      definitionBody: sfn.DefinitionBody.fromChainable(defaults.next(start)),
       logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
       tracingEnabled: true,
       timeout: Duration.days(7),

@@ -44,6 +44,26 @@ export interface CleanupSettings {
   input: { dry_run?: boolean; segments?: number; max_items?: number; breaker_fraction?: number };
 }
 
+/**
+ * A migration (issue #11) of the v0.1 table `table` (S, only ever read) into the new `main` table
+ * `target` (T): copy segments run by the indexer's state machine, and the sync, a materializer
+ * (`MigrateSync`) carrying S's stream into T.
+ */
+export interface MigrateSettings {
+  /** T, the table written (`--context migrate-target`). */
+  target: string;
+  /** MIGRATE_SINCE_MS: the sync skips stream records created before this (epoch ms). */
+  sinceMs?: number;
+  /**
+   * Deploy the sync (MigrateSync and its mapping on S's stream). `migrate-sync=false` holds it back
+   * while a copy runs in the state machine: a record carried during the copy could be overwritten
+   * by the copy's older scan of the same item, so the mapping is created once the copy is done.
+   */
+  sync: boolean;
+  /** The sync's mapping (the same context keys as the materializer's); unset without the sync. */
+  stream?: StreamSettings;
+}
+
 export interface Settings {
   stackName: string;
   table: string;
@@ -52,6 +72,8 @@ export interface Settings {
   lambdaAssets: string;
   streams?: StreamSettings;
   cleanup?: CleanupSettings;
+  /** A migration out of `table`: then nothing in the stack may write `table`. */
+  migrate?: MigrateSettings;
   /** Parallel segments the indexer state machine runs at once. */
   indexerConcurrency: number;
   /** Optional SNS topic ARN that every alarm notifies. */
@@ -113,10 +135,116 @@ function retentionDays(ctx: Context): number {
   return d;
 }
 
-/** A CloudFormation stack name for `table` (letters, digits, hyphens; 128 at most). */
-export function stackNameFor(table: string): string {
-  const cleaned = table.replace(/[^A-Za-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
-  return `mlflow-ops-${cleaned}`.slice(0, 128);
+const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/;
+
+const stackPart = (table: string) => table.replace(/[^A-Za-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+
+/**
+ * A CloudFormation stack name for `table` (letters, digits, hyphens; 128 at most). A migration out of
+ * `table` into `target` is a stack of its own, so deploying it leaves the suite's stack on `table`
+ * (its materializer and sweeper, which write the table) as it is, and destroying it after the
+ * cutover removes only the migration.
+ */
+export function stackNameFor(table: string, target?: string): string {
+  const name = target === undefined
+    ? `mlflow-ops-${stackPart(table)}`
+    : `mlflow-migrate-${stackPart(table)}-to-${stackPart(target)}`;
+  return name.slice(0, 128);
+}
+
+/** The stream mapping's settings; `table-stream-arn`, when given, must be a stream of `table`. */
+function streamSettings(ctx: Context, table: string, streamArn: string | undefined, enableStream: boolean): StreamSettings {
+  if (streamArn !== undefined) {
+    const arnShape = /^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.-]+)\/stream\/\S+$/;
+    const m = arnShape.exec(streamArn);
+    if (!m || m[1] !== table) {
+      throw new SettingsError(
+        `--context table-stream-arn=${streamArn}: not a stream ARN of table ${table}`,
+      );
+    }
+    if (enableStream) {
+      throw new SettingsError(
+        '--context enable-stream=true and table-stream-arn=<arn> exclude each other: the ARN pins ' +
+          'a stream that exists, enable-stream creates one; pass one of them',
+      );
+    }
+  }
+  return {
+    streamArn,
+    enableStream,
+    batchSize: num(ctx, 'batch-size', 100, 1, 10000),
+    batchingWindowSeconds: num(ctx, 'batching-window-seconds', 1, 0, 300),
+    parallelizationFactor: num(ctx, 'parallelization-factor', 1, 1, 10),
+    maxRetryAttempts: num(ctx, 'max-retry-attempts', 10, 0, 10000),
+    maxRecordAgeSeconds: num(ctx, 'max-record-age-seconds', 21600, 60, 604800),
+    iteratorAgeAlarmSeconds: num(ctx, 'iterator-age-alarm-seconds', 300, 1, 604800),
+    dlqReplay: bool(ctx, 'dlq-replay', false),
+  };
+}
+
+/**
+ * `migrate-target` and its options, or undefined. The stack then writes only T: what would write S
+ * (the materializer, the sweeper, enable-stream's UpdateTable) is refused, naming where it belongs.
+ */
+function migrateSettings(
+  ctx: Context,
+  table: string,
+  tableFormat: TableFormat,
+  streamArn: string | undefined,
+  enableStream: boolean,
+): MigrateSettings | undefined {
+  const target = str(ctx, 'migrate-target');
+  if (target === undefined) {
+    for (const key of ['migrate-since-ms', 'migrate-sync']) {
+      if (str(ctx, key) !== undefined) {
+        throw new SettingsError(`--context ${key} needs --context migrate-target=<table>: it configures the migration's sync`);
+      }
+    }
+    return undefined;
+  }
+  if (!TABLE_NAME.test(target)) {
+    throw new SettingsError(`--context migrate-target=${target}: not a DynamoDB table name`);
+  }
+  if (target === table) {
+    throw new SettingsError(
+      `--context migrate-target=${target} is the table itself: a migration reads table=<source> (the v0.1 ` +
+        'table, never written) and writes migrate-target=<new table>; pass the new main table',
+    );
+  }
+  // What would write S: refused, each with where it belongs.
+  const suite = `keep the suite on ${table} in its own stack (${stackNameFor(table)}), which this one leaves alone`;
+  const writesSource: Array<[boolean, string, string]> = [
+    [bool(ctx, 'streams', false), 'streams=true', `the materializer writes its derived items; ${suite}`],
+    [bool(ctx, 'scheduled-cleanup', false), 'scheduled-cleanup=true', `the ttl-sweeper expires its items; ${suite}`],
+    [enableStream, 'enable-stream=true',
+      `enable-stream is an UpdateTable of it; turn the stream on first: preflight enable-stream --table ${table}`],
+  ];
+  for (const [given, flag, why] of writesSource) {
+    if (given) {
+      throw new SettingsError(
+        `--context ${flag} with migrate-target: a migration stack never writes its source ${table}, and ${why}`,
+      );
+    }
+  }
+  if (tableFormat === 'main') {
+    throw new SettingsError(
+      `--context migrate-target with table-format=main: the migration reads a v0.1 table into a main one; ` +
+        `${table} must be v0.1 (table-format=auto or v0.1)`,
+    );
+  }
+  const sync = bool(ctx, 'migrate-sync', true);
+  if (!sync && streamArn !== undefined) {
+    throw new SettingsError(
+      '--context table-stream-arn with migrate-sync=false: without the sync nothing reads the stream; ' +
+        'pass the ARN with the deploy that adds the sync',
+    );
+  }
+  return {
+    target,
+    sinceMs: optNum(ctx, 'migrate-since-ms', 0, Number.MAX_SAFE_INTEGER),
+    sync,
+    stream: sync ? streamSettings(ctx, table, streamArn, false) : undefined,
+  };
 }
 
 /** Read and validate every setting. Throws with a message naming the context key. */
@@ -136,7 +264,7 @@ export function readSettings(ctx: Context, appDir: string): Settings {
       '--context table=<name> is required: the existing table created by mlflow-dynamodbstore',
     );
   }
-  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(table)) {
+  if (!TABLE_NAME.test(table)) {
     throw new SettingsError(`--context table=${table}: not a DynamoDB table name`);
   }
   const tableFormat = (str(ctx, 'table-format') ?? 'auto') as TableFormat;
@@ -147,37 +275,13 @@ export function readSettings(ctx: Context, appDir: string): Settings {
   let streams: StreamSettings | undefined;
   const enableStream = bool(ctx, 'enable-stream', false);
   const streamArn = str(ctx, 'table-stream-arn');
+  const migrate = migrateSettings(ctx, table, tableFormat, streamArn, enableStream);
   if (bool(ctx, 'streams', false)) {
-    if (streamArn !== undefined) {
-      const arnShape = /^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.-]+)\/stream\/\S+$/;
-      const m = arnShape.exec(streamArn);
-      if (!m || m[1] !== table) {
-        throw new SettingsError(
-          `--context table-stream-arn=${streamArn}: not a stream ARN of table ${table}`,
-        );
-      }
-      if (enableStream) {
-        throw new SettingsError(
-          '--context enable-stream=true and table-stream-arn=<arn> exclude each other: the ARN pins ' +
-            'a stream that exists, enable-stream creates one; pass one of them',
-        );
-      }
-    }
-    streams = {
-      streamArn,
-      enableStream,
-      batchSize: num(ctx, 'batch-size', 100, 1, 10000),
-      batchingWindowSeconds: num(ctx, 'batching-window-seconds', 1, 0, 300),
-      parallelizationFactor: num(ctx, 'parallelization-factor', 1, 1, 10),
-      maxRetryAttempts: num(ctx, 'max-retry-attempts', 10, 0, 10000),
-      maxRecordAgeSeconds: num(ctx, 'max-record-age-seconds', 21600, 60, 604800),
-      iteratorAgeAlarmSeconds: num(ctx, 'iterator-age-alarm-seconds', 300, 1, 604800),
-      dlqReplay: bool(ctx, 'dlq-replay', false),
-    };
-  } else if (enableStream || streamArn !== undefined) {
+    streams = streamSettings(ctx, table, streamArn, enableStream);
+  } else if (migrate === undefined && (enableStream || streamArn !== undefined)) {
     throw new SettingsError(
       `--context ${enableStream ? 'enable-stream=true' : 'table-stream-arn'} needs --context ` +
-        'streams=true: only the stream consumer reads the stream',
+        'streams=true: only a stream consumer reads the stream (or migrate-target, whose sync does)',
     );
   }
 
@@ -208,12 +312,13 @@ export function readSettings(ctx: Context, appDir: string): Settings {
     throw new SettingsError(`--context alarm-topic-arn=${alarmTopicArn}: not an SNS topic ARN`);
   }
   return {
-    stackName: str(ctx, 'stack-name') ?? stackNameFor(table),
+    stackName: str(ctx, 'stack-name') ?? stackNameFor(table, migrate?.target),
     table,
     tableFormat,
     lambdaAssets: path.resolve(appDir, assets),
     streams,
     cleanup,
+    migrate,
     indexerConcurrency: num(ctx, 'indexer-concurrency', 4, 1, 40),
     alarmTopicArn,
     logRetentionDays: retentionDays(ctx),

@@ -3,9 +3,10 @@
 #   1. npm ci from the committed package-lock.json (again only when the lock changed)
 #   2. tsc --noEmit, then the node test runner (aws-cdk-lib/assertions, cdk-nag's validateScope)
 #   3. `cdk synth` with the real CLI of: the upgrade guide's flags only (the stream ARN read at
-#      deploy time), the same with enable-stream, a pinned table-stream-arn with every option, and
-#      the indexer alone. cdk-nag runs as a policy-validation plugin, so any unacknowledged
-#      AwsSolutions finding fails the synth
+#      deploy time), the same with enable-stream, a pinned table-stream-arn with every option, the
+#      indexer alone, and a migration (migrate-target: the copy and the sync, S read only) with the
+#      stream read at deploy and with a pinned ARN and every option. cdk-nag runs as a
+#      policy-validation plugin, so any unacknowledged AwsSolutions finding fails the synth
 #   4. cfn-lint (pinned in python/requirements-infra.txt) on every synthesized template: 0 errors
 #      and 0 warnings, W3005 aside (CDK's explicit DependsOn on a role's policy, which a GetAtt
 #      already implies; harmless and not ours to change)
@@ -41,7 +42,7 @@ synth() {
   "${offline[@]}" npx --no-install cdk synth --no-notices --quiet --output "$out" \
     --context table=mlflow --context lambda-assets="$assets" "$@"
 }
-configs=(guide enable-stream pinned minimal)
+configs=(guide enable-stream pinned minimal migrate migrate-pinned)
 synth cdk.out/test-guide --context streams=true --context scheduled-cleanup=true
 synth cdk.out/test-enable-stream --context streams=true --context scheduled-cleanup=true \
   --context enable-stream=true
@@ -49,6 +50,9 @@ synth cdk.out/test-pinned --context streams=true --context table-stream-arn="$st
   --context scheduled-cleanup=true --context 'cleanup-schedule=rate(1 day)' \
   --context dlq-replay=true --context alarm-topic-arn=arn:aws:sns:us-east-1:123456789012:ops
 synth cdk.out/test-minimal
+synth cdk.out/test-migrate --context migrate-target=mlflow-main --context migrate-since-ms=1767225600000
+synth cdk.out/test-migrate-pinned --context migrate-target=mlflow-main --context table-stream-arn="$stream_arn" \
+  --context dlq-replay=true --context batch-size=500 --context alarm-topic-arn=arn:aws:sns:us-east-1:123456789012:ops
 
 templates=()
 for c in "${configs[@]}"; do templates+=(cdk.out/test-"$c"/*.template.json); done
