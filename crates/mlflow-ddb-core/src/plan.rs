@@ -168,6 +168,48 @@ fn fts_entity(kind: &ItemKind) -> Option<(FtsEntityType, &str)> {
     }
 }
 
+/// The FTS item pairs of a run or trace rewritten with the target's current
+/// `ttl` (`target_item`'s; none when it has none), from its reverse items
+/// (`FTS_REV#<t>#<id>#…`, whole items or keys). The planner leaves the ttl
+/// of existing FTS items alone, since the reference store sets it itself
+/// when it soft-deletes or restores a run; a migration carrying that change
+/// from another table must set it too (the source's own FTS writes are not
+/// copied). Experiments and models carry no ttl on their FTS items: empty.
+pub fn fts_with_target_ttl(
+    profile: &Profile,
+    target: &ItemKey,
+    target_item: &Item,
+    reverse: &[Item],
+) -> Vec<Item> {
+    let kind = ItemKind::parse_key(profile, target);
+    let Some((entity, id)) = fts_entity(&kind) else {
+        return Vec::new();
+    };
+    if !matches!(entity, FtsEntityType::R | FtsEntityType::T) {
+        return Vec::new();
+    }
+    let ttl = target_item.get(TTL).and_then(epoch_seconds);
+    let mut out = Vec::new();
+    for rev in reverse {
+        let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) = (rev.get(PK), rev.get(SK))
+        else {
+            continue;
+        };
+        if *pk != target.pk {
+            continue;
+        }
+        let Some(fts) = profile.parse_reverse_sk(sk) else {
+            continue;
+        };
+        if fts.entity_type != entity || fts.entity_id != id {
+            continue;
+        }
+        let t = FtsTarget::new(&target.pk, entity, id, fts.field.as_deref()).with_ttl(ttl);
+        out.extend(t.item_pair(profile, fts.level, &fts.token));
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------
 // Plans
 // ---------------------------------------------------------------------------

@@ -32,7 +32,7 @@ use mlflow_ddb_core::keys::{ItemKind, Relevance};
 use mlflow_ddb_core::migrate::{
     to_main, to_v0_1, Copy, Skip, TransformError, Transformed, NEXT_VERSION,
 };
-use mlflow_ddb_core::plan::reads_for;
+use mlflow_ddb_core::plan::{fts_with_target_ttl, reads_for};
 use mlflow_ddb_core::tags::tag_target;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -91,6 +91,9 @@ enum Write {
 pub struct Writes {
     writes: BTreeMap<ItemKey, Write>,
     floors: BTreeMap<ItemKey, u64>,
+    /// Targets whose `ttl` the change set or removed: their FTS items in the
+    /// target follow it (see [`mlflow_ddb_core::plan::fts_with_target_ttl`]).
+    ttl_changed: BTreeSet<ItemKey>,
     pub counts: TransformCounts,
     /// Items that could not be transformed (key and reason; never a value).
     pub errors: Vec<(ItemKey, String)>,
@@ -128,6 +131,8 @@ impl TransformCounts {
         self.errors += o.errors;
     }
 }
+
+const TTL: &str = "ttl";
 
 fn key_of(item: &Item) -> Option<ItemKey> {
     match (item.get(PK), item.get(SK)) {
@@ -168,6 +173,16 @@ impl Writes {
             .flat_map(|c| c.puts.iter().chain(&c.puts_if_absent))
             .filter_map(key_of)
             .collect();
+        if let (Some(o), Some(n)) = (
+            old.as_ref().and_then(|c| c.puts.first()),
+            new.as_ref().and_then(|c| c.puts.first()),
+        ) {
+            if o.get(TTL) != n.get(TTL) {
+                if let Some(k) = key_of(n) {
+                    self.ttl_changed.insert(k);
+                }
+            }
+        }
         if let Some(old) = &old {
             for key in old
                 .puts
@@ -253,6 +268,8 @@ pub struct Applied {
     pub conditional_written: u64,
     /// Counter raises sent (and Queries of versions for them).
     pub floor_updates: u64,
+    /// FTS items rewritten to follow their target's new ttl.
+    pub fts_ttl_puts: u64,
     #[serde(skip)]
     pub targets: Vec<ItemKey>,
 }
@@ -310,12 +327,16 @@ pub async fn apply(
     let mut conditional = Vec::new();
     let mut targets = BTreeSet::new();
     let mut models = BTreeSet::new();
+    let mut ttl_follow = Vec::new();
     for (key, w) in writes.writes {
         if let Some(t) = target_fed_by(profile, config, &key) {
             targets.insert(t);
         }
         match w {
             Write::Put(item) => {
+                if writes.ttl_changed.contains(&key) {
+                    ttl_follow.push((key.clone(), item.clone()));
+                }
                 if matches!(
                     ItemKind::parse_key(profile, &key),
                     ItemKind::ModelMeta { .. }
@@ -351,6 +372,26 @@ pub async fn apply(
             .await
             .map_err(|e| EngineError::store(&key, "PutItem", Arc::new(e)))?;
         out.conditional_written += u64::from(written);
+    }
+    // FTS items follow their run's or trace's new ttl (after the puts).
+    for (target, item) in ttl_follow {
+        let Some(prefix) = reads_for(profile, config, &target).and_then(|r| r.fts_reverse_prefix)
+        else {
+            continue;
+        };
+        let reverse = store
+            .query_prefix(&target.pk, &prefix, true, Some(&[PK, SK]))
+            .await
+            .map_err(|e| EngineError::store(&target, "Query", Arc::new(e)))?;
+        let puts = fts_with_target_ttl(profile, &target, &item, &reverse);
+        if !puts.is_empty() {
+            out.fts_ttl_puts += puts.len() as u64;
+            let stats = store
+                .batch_write(puts, Vec::new())
+                .await
+                .map_err(|e| EngineError::store(&target, "BatchWriteItem", Arc::new(e)))?;
+            out.batch_requests += u64::from(stats.requests);
+        }
     }
     let mut floors = writes.floors;
     if profile.format() == TableFormat::Main {

@@ -376,6 +376,22 @@ pub async fn sync(clients: &Clients, opts: &SyncOptions) -> Result<TailSummary, 
         }
     };
     let saved = Checkpoints::load(&opts.checkpoint)?;
+    // Where the carried changes begin: forward, the copy's start; reverse,
+    // the cutover (the last forward sync), so the copy's own writes into the
+    // target are not carried back. Both less a margin for the stream's
+    // clock: a change carried twice changes nothing.
+    let since_ms = if opts.reverse {
+        let Some(forward) = ops::load::<SyncRecord>(migration.as_ref(), sync_sk(false)).await?
+        else {
+            return Err(refused(format!(
+                "no forward sync into {} was recorded, so there is no cutover to carry changes back from: run `migrate sync --source {} --target {} --until-idle` first",
+                opts.target, opts.source, opts.target
+            )));
+        };
+        forward.finished_at_ms - SINCE_MARGIN_MS
+    } else {
+        meta.started_at_ms - SINCE_MARGIN_MS
+    };
     if !opts.reverse {
         if arn != meta.stream_arn {
             return Err(refused(format!(
@@ -417,9 +433,7 @@ pub async fn sync(clients: &Clients, opts: &SyncOptions) -> Result<TailSummary, 
                 target_store,
             ),
             target_config: ConfigCache::default(),
-            // Forward: changes older than the copy's start (less a margin
-            // for the stream's clock) are in the copy already.
-            since_ms: (!opts.reverse).then(|| meta.started_at_ms - SINCE_MARGIN_MS),
+            since_ms: Some(since_ms),
         }),
     };
     let tail_opts = TailOptions {
