@@ -44,6 +44,7 @@
 //! [`Store::update_map`]: mlflow_ddb_aws::Store::update_map
 //! [`Store::batch_write`]: mlflow_ddb_aws::Store::batch_write
 
+pub mod bookkeeping;
 pub mod config;
 pub mod error;
 pub mod format;

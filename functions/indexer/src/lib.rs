@@ -87,6 +87,15 @@ pub async fn handle_event(
         );
     }
     next.counts.merge(&carried);
+    if let (WalkMode::Copy, Some(target)) = (next.mode, &deps.target) {
+        // The migration's checkpoint, where `migrate status` and a later
+        // `migrate copy` (which resumes, then rebuilds the derived state)
+        // find it.
+        let sk = mlflow_ddb_engine::bookkeeping::segment_sk(next.segment, next.total_segments);
+        mlflow_ddb_engine::bookkeeping::save(target.as_ref(), &sk, &next)
+            .await
+            .map_err(|e| IndexerError::Request(format!("saving the copy checkpoint {sk}: {e}")))?;
+    }
     if next.done {
         // The whole segment's report, for the log (a driver may keep only
         // the counts): keys and tag keys only, never values.

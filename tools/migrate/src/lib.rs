@@ -128,14 +128,22 @@ fn allowed_in_empty_target(key: &ItemKey) -> bool {
     key.pk == OPS_PK || (key.pk == "WORKSPACE#default" && key.sk == "META")
 }
 
-/// `migrate copy`. Refuses unless the source is a `v0.1` table with a
-/// `NEW_AND_OLD_IMAGES` stream and the target is absent, empty, or this
-/// migration's own (then it resumes). `progress` counts scanned items.
-pub async fn copy(
-    clients: &Clients,
-    opts: &CopyOptions,
-    progress: Arc<AtomicU64>,
-) -> Result<CopySummary, MigrateError> {
+/// What [`prepare`] found or made.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub meta: MigrationMeta,
+    pub created_target: bool,
+    /// The target already held this migration (a copy resumes).
+    pub resumed: bool,
+}
+
+/// The checks and the set-up of a copy, without copying: the source is a
+/// `v0.1` table with a `NEW_AND_OLD_IMAGES` stream; the target is created
+/// like the `main` template when absent, else must be empty or this
+/// migration's own; the stream position is recorded (`OPS#migrate/META`)
+/// before anything is read. `migrate copy --prepare` stops here, for a copy
+/// the indexer's Step Functions Map runs (`mode: copy`).
+pub async fn prepare(clients: &Clients, opts: &CopyOptions) -> Result<Prepared, MigrateError> {
     if opts.source == opts.target {
         return Err(refused("--source and --target name the same table"));
     }
@@ -226,6 +234,28 @@ pub async fn copy(
             meta.stream_arn, stream_arn
         )));
     }
+    Ok(Prepared {
+        meta,
+        created_target,
+        resumed,
+    })
+}
+
+/// `migrate copy`. Refuses unless the source is a `v0.1` table with a
+/// `NEW_AND_OLD_IMAGES` stream and the target is absent, empty, or this
+/// migration's own (then it resumes). `progress` counts scanned items.
+pub async fn copy(
+    clients: &Clients,
+    opts: &CopyOptions,
+    progress: Arc<AtomicU64>,
+) -> Result<CopySummary, MigrateError> {
+    let prepared = prepare(clients, opts).await?;
+    let Prepared {
+        meta,
+        created_target,
+        resumed,
+    } = prepared;
+    let (source, target) = (store(clients, &opts.source), store(clients, &opts.target));
     let settings = indexer::Settings {
         concurrency: opts.concurrency.max(1),
         ..indexer::Settings::default()

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mlflow_ddb_aws::{ClientOptions, Clients};
 use mlflow_ddb_engine::runtime::init_tracing;
 
@@ -57,6 +58,12 @@ enum Command {
         /// Scan page size (default: DynamoDB's 1 MB pages).
         #[arg(long)]
         page_size: Option<u32>,
+        /// Only check, create the target and record the stream position; the
+        /// copy itself then runs in AWS (the indexer's state machine, mode
+        /// copy, the same --segments), and `migrate copy` run again afterwards
+        /// finds the segments done and rebuilds the derived state.
+        #[arg(long)]
+        prepare: bool,
         #[arg(long)]
         json: bool,
     },
@@ -128,6 +135,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             segments,
             concurrency,
             page_size,
+            prepare,
             json,
         } => {
             let opts = migrate::CopyOptions {
@@ -138,25 +146,59 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 page_size,
                 invocation_timeout: Duration::from_secs(900),
             };
+            if prepare {
+                let p = migrate::prepare(&clients, &opts).await?;
+                if !json {
+                    eprintln!(
+                        "prepared {} → {}{}: position recorded (stream {}, {} segments). Next: start the indexer's state machine with {{\"mode\": \"copy\", \"total_segments\": {}}}, then run `migrate copy --source {} --target {} --to main --segments {}` (it finds the segments done and rebuilds the derived state)",
+                        opts.source,
+                        opts.target,
+                        if p.created_target { " (target created)" } else { "" },
+                        p.meta.stream_arn,
+                        p.meta.segments,
+                        p.meta.segments,
+                        opts.source,
+                        opts.target,
+                        p.meta.segments
+                    );
+                }
+                println!("{}", serde_json::to_string_pretty(&p.meta)?);
+                return Ok(ExitCode::SUCCESS);
+            }
             let progress = Arc::new(AtomicU64::new(0));
-            let ticker = (!json && std::io::stderr().is_terminal()).then(|| {
+            // A bar over the source's (approximate) item count, on a terminal:
+            // items, items/s, ETA. The count covers the copy; the rebuild of
+            // the derived state that follows scans the target again.
+            let bar = if !json && std::io::stderr().is_terminal() {
+                let total = mlflow_ddb_aws::describe_table(&clients.ddb, &opts.source)
+                    .await
+                    .map_or(0, |t| u64::try_from(t.item_count).unwrap_or(0));
+                let bar =
+                    ProgressBar::with_draw_target(Some(total.max(1)), ProgressDrawTarget::stderr());
+                if let Ok(style) =
+                    ProgressStyle::with_template("{bar:40} {pos}/{len} items  {per_sec}  ETA {eta}")
+                {
+                    bar.set_style(style);
+                }
+                Some(bar)
+            } else {
+                None
+            };
+            let ticker = bar.clone().map(|bar| {
                 let p = progress.clone();
                 tokio::spawn(async move {
-                    let t0 = std::time::Instant::now();
                     loop {
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        let n = p.load(Ordering::Relaxed);
-                        eprint!(
-                            "\r{n} items, {:.0} items/s",
-                            n as f64 / t0.elapsed().as_secs_f64()
-                        );
+                        bar.set_position(p.load(Ordering::Relaxed));
+                        tokio::time::sleep(Duration::from_millis(200)).await;
                     }
                 })
             });
             let r = migrate::copy(&clients, &opts, progress).await;
             if let Some(t) = ticker {
                 t.abort();
-                eprintln!();
+            }
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
             }
             let s = r?;
             if !json {

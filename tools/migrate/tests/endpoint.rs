@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mlflow_ddb_aws::testkit::{clients, unique_name};
@@ -540,4 +541,126 @@ async fn wrong_tables_are_refused_with_the_next_step() {
     assert_eq!(stream_records(&src).await, 0);
     assert_eq!(stream_records(&src2).await, 0);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The copy as AWS runs it: `migrate copy --prepare`, then the indexer's
+/// Lambda entry invoked per segment with `mode: copy` until done (what the
+/// state machine's Map does), then `migrate copy` again: it finds every
+/// segment done in the target's bookkeeping, copies nothing again, and
+/// rebuilds the derived state.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_run_by_the_indexer_lambda_is_seen_and_finished_by_the_cli() {
+    let dir = tempdir("migrate-lambda");
+    let c = clients().await;
+    let (s, t) = (unique_name("mig-src"), unique_name("mig-dst"));
+    mlflow_ddb_aws::create_table(&c.ddb, &s, "v0.1", true)
+        .await
+        .expect("v0.1 table");
+    let source = Arc::new(DynamoStore::new(&c, &s));
+    let mut puts = Vec::new();
+    for e in 1..=30 {
+        let pk = format!("EXP#{e}");
+        puts.push(item(
+            &pk,
+            "E#META",
+            &[
+                ("name", &format!("experiment {e}")),
+                ("lifecycle_stage", "active"),
+            ],
+        ));
+        puts.push(item(
+            &pk,
+            "E#TAG#team",
+            &[("key", "team"), ("value", "blue")],
+        ));
+        puts.push(item(
+            &pk,
+            &format!("R#r{e}"),
+            &[("run_name", "quiet lynx"), ("lifecycle_stage", "active")],
+        ));
+    }
+    source.batch_write(puts, Vec::new()).await.expect("load");
+    let prepared = ok(
+        migrate(
+            &[
+                "copy",
+                "--source",
+                &s,
+                "--target",
+                &t,
+                "--to",
+                "main",
+                "--segments",
+                "2",
+                "--prepare",
+            ],
+            &dir,
+        ),
+        "copy --prepare",
+    );
+    assert_eq!(json_of(&prepared)["segments"], 2);
+    let target = Arc::new(DynamoStore::new(&c, &t));
+    let deps = indexer::Deps::copy(
+        source.clone(),
+        mlflow_ddb_engine::FormatResolver::fixed(mlflow_ddb_core::format::TableFormat::V0_1),
+        target.clone(),
+        indexer::Settings::default(),
+    );
+    for segment in 0..2 {
+        let mut payload = serde_json::json!({
+            "mode": "copy", "segment": segment, "total_segments": 2, "page_size": 10
+        });
+        while payload["done"] != true {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            payload = indexer::handle_event(&deps, payload, deadline, "indexer", &s, false)
+                .await
+                .expect("invocation");
+        }
+    }
+    let st = migrate(&["status", "--source", &s, "--target", &t, "--json"], &dir);
+    assert_eq!(
+        st.status.code(),
+        Some(3),
+        "the copy is not complete before the CLI finishes it"
+    );
+    let st = json_of(&st);
+    assert_eq!(
+        (st["segments_done"].as_u64(), st["copy_done"].as_bool()),
+        (Some(2), Some(false)),
+        "{st}"
+    );
+    let finished = ok(
+        migrate(
+            &[
+                "copy", "--source", &s, "--target", &t, "--to", "main", "--json",
+            ],
+            &dir,
+        ),
+        "copy after the Lambda segments",
+    );
+    let f = json_of(&finished);
+    assert_eq!(
+        (f["resumed"].as_bool(), f["copy_done"].as_bool()),
+        (Some(true), Some(true)),
+        "{f}"
+    );
+    assert_eq!(f["copy"]["counts"]["copy"]["copied"], 90, "{f}");
+    let v = migrate(&["verify", "--source", &s, "--target", &t, "--json"], &dir);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "verify: {}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn item(pk: &str, sk: &str, attrs: &[(&str, &str)]) -> Item {
+    let mut i = Item::default();
+    i.insert("PK".into(), AttributeValue::S(pk.into()));
+    i.insert("SK".into(), AttributeValue::S(sk.into()));
+    for (k, v) in attrs {
+        i.insert((*k).into(), AttributeValue::S((*v).into()));
+    }
+    i
 }
