@@ -769,23 +769,34 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn put_if_absent(&self, item: &Item) -> Result<bool, AwsError> {
+    async fn put_if_absent(
+        &self,
+        item: &Item,
+        or_if: Option<(&str, &AttributeValue)>,
+    ) -> Result<bool, AwsError> {
         let key = key_of(item).ok_or_else(|| AwsError::Invalid {
             op: "PutItem",
             key: None,
             reason: "item without a string PK and SK".into(),
         })?;
-        let sent = self
+        let mut req = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(to_sdk_item(item.clone())))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#pk", PK);
+        req = match or_if {
+            None => req.condition_expression("attribute_not_exists(#pk)"),
+            Some((attr, value)) => req
+                .condition_expression("attribute_not_exists(#pk) OR #a = :v")
+                .expression_attribute_names("#a", attr)
+                .expression_attribute_values(":v", to_sdk_value(value.clone())),
+        };
+        match req
             .send()
             .await
-            .map_err(|e| AwsError::sdk("PutItem", Some(key), e));
-        match sent {
+            .map_err(|e| AwsError::sdk("PutItem", Some(key), e))
+        {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failed(&e) => Ok(false),
             Err(e) => Err(e),

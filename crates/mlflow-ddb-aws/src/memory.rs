@@ -333,7 +333,11 @@ impl Store for MemoryStore {
         Ok(UpdateOutcome::Applied)
     }
 
-    async fn put_if_absent(&self, item: &Item) -> Result<bool, AwsError> {
+    async fn put_if_absent(
+        &self,
+        item: &Item,
+        or_if: Option<(&str, &AttributeValue)>,
+    ) -> Result<bool, AwsError> {
         self.count(|c| c.puts_if_absent += 1);
         let key = key_of(item).ok_or_else(|| AwsError::Invalid {
             op: "PutItem",
@@ -341,8 +345,10 @@ impl Store for MemoryStore {
             reason: "item without a string PK and SK".into(),
         })?;
         let mut items = self.lock();
-        if items.contains_key(&key) {
-            return Ok(false);
+        if let Some(there) = items.get(&key) {
+            if !or_if.is_some_and(|(attr, value)| there.get(attr) == Some(value)) {
+                return Ok(false);
+            }
         }
         items.insert(key, item.clone());
         Ok(true)

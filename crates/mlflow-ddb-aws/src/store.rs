@@ -68,12 +68,19 @@ pub trait Store: Send + Sync {
         set: &BTreeMap<String, AttributeValue>,
     ) -> Result<UpdateOutcome, AwsError>;
 
-    /// Put `item` only when no item has its key (`attribute_not_exists(PK)`):
-    /// `Ok(true)` when written, `Ok(false)` when an item was already there.
-    /// For items derived from another that a real item of the same key must
-    /// win over (the migration's `mlflow.runName` tag items).
-    async fn put_if_absent(&self, item: &Item) -> Result<bool, AwsError> {
-        let _ = item;
+    /// Put `item` only when no item has its key (`attribute_not_exists(PK)`)
+    /// or, with `or_if = Some((attr, value))`, when the item there holds
+    /// `value` in `attr` (`... OR #a = :v`): `Ok(true)` when written,
+    /// `Ok(false)` when another item was there. For items derived from
+    /// another that a real item of the same key must win over (the
+    /// migration's `mlflow.runName` tag items: replaced while they still
+    /// hold the derived value, never when a user's tag is there).
+    async fn put_if_absent(
+        &self,
+        item: &Item,
+        or_if: Option<(&str, &AttributeValue)>,
+    ) -> Result<bool, AwsError> {
+        let _ = (item, or_if);
         Err(AwsError::Invalid {
             op: "PutItem",
             key: None,

@@ -159,9 +159,13 @@ impl Store for MeteredStore {
         r
     }
 
-    async fn put_if_absent(&self, item: &Item) -> Result<bool, AwsError> {
+    async fn put_if_absent(
+        &self,
+        item: &Item,
+        or_if: Option<(&str, &AttributeValue)>,
+    ) -> Result<bool, AwsError> {
         add(&self.counters.update, 1);
-        self.inner.put_if_absent(item).await
+        self.inner.put_if_absent(item, or_if).await
     }
 
     async fn raise_number(

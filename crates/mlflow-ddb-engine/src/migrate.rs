@@ -82,7 +82,9 @@ impl Direction {
 #[derive(Debug, Clone, PartialEq)]
 enum Write {
     Put(Item),
-    PutIfAbsent(Item),
+    /// Put when absent, or when the item there still holds `previous` (the
+    /// derived value the source's old image gave) in `value`.
+    PutIfAbsent(Item, Option<AttributeValue>),
     Delete,
 }
 
@@ -133,6 +135,8 @@ impl TransformCounts {
 }
 
 const TTL: &str = "ttl";
+/// The attribute of a derived tag item that says whether it is still ours.
+const DERIVED_VALUE: &str = "value";
 
 fn key_of(item: &Item) -> Option<ItemKey> {
     match (item.get(PK), item.get(SK)) {
@@ -198,7 +202,15 @@ impl Writes {
         }
         if let Some(new) = new {
             self.counts.copied += 1;
-            self.add(new);
+            // A derived item the old image gave too may be replaced while it
+            // still holds what the old image derived (a run renamed: its
+            // `mlflow.runName` tag follows, unless a user's tag is there).
+            let previous: BTreeMap<ItemKey, AttributeValue> = old
+                .iter()
+                .flat_map(|c| &c.puts_if_absent)
+                .filter_map(|i| Some((key_of(i)?, i.get(DERIVED_VALUE)?.clone())))
+                .collect();
+            self.add_with(new, &previous);
         }
     }
 
@@ -235,6 +247,10 @@ impl Writes {
     }
 
     fn add(&mut self, copy: Copy) {
+        self.add_with(copy, &BTreeMap::new());
+    }
+
+    fn add_with(&mut self, copy: Copy, previous: &BTreeMap<ItemKey, AttributeValue>) {
         for put in copy.puts {
             if let Some(k) = key_of(&put) {
                 self.writes.insert(k, Write::Put(put));
@@ -244,7 +260,8 @@ impl Writes {
             if let Some(k) = key_of(&put) {
                 // A real item of that key asked in the same batch wins.
                 if !matches!(self.writes.get(&k), Some(Write::Put(_))) {
-                    self.writes.insert(k, Write::PutIfAbsent(put));
+                    let prev = previous.get(&k).cloned();
+                    self.writes.insert(k, Write::PutIfAbsent(put, prev));
                 }
             }
         }
@@ -345,7 +362,7 @@ pub async fn apply(
                 }
                 puts.push(item);
             }
-            Write::PutIfAbsent(item) => conditional.push((key, item)),
+            Write::PutIfAbsent(item, prev) => conditional.push((key, item, prev)),
             Write::Delete => deletes.push(key),
         }
     }
@@ -365,10 +382,10 @@ pub async fn apply(
             .map_err(|e| EngineError::store(&at, "BatchWriteItem", Arc::new(e)))?;
         out.batch_requests = u64::from(stats.requests);
     }
-    for (key, item) in conditional {
+    for (key, item, prev) in conditional {
         out.conditional_puts += 1;
         let written = store
-            .put_if_absent(&item)
+            .put_if_absent(&item, prev.as_ref().map(|p| (DERIVED_VALUE, p)))
             .await
             .map_err(|e| EngineError::store(&key, "PutItem", Arc::new(e)))?;
         out.conditional_written += u64::from(written);

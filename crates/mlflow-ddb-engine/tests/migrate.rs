@@ -234,3 +234,59 @@ async fn a_run_deleted_at_the_source_takes_its_fts_items_ttl_along_and_restored_
     carry(&store, w).await;
     assert!(ttl_of(&mem).iter().all(Option::is_none));
 }
+
+#[tokio::test]
+async fn a_renamed_or_deleted_run_carries_its_derived_run_name_tag_along() {
+    let mem = Arc::new(MemoryStore::new());
+    let store: Arc<dyn Store> = mem.clone();
+    let run = |name: &str, ttl: Option<&str>| {
+        let mut i = item(
+            "EXP#1",
+            "R#r1",
+            &[("run_name", s(name)), ("status", s("RUNNING"))],
+        );
+        if let Some(t) = ttl {
+            i.insert("ttl".into(), n(t));
+        }
+        i
+    };
+    let tag_key = ItemKey::new("EXP#1", "R#r1#TAG#mlflow.runName");
+    let tag = |mem: &MemoryStore| mem.snapshot().get(&tag_key).cloned().expect("the tag item");
+    let mut w = Writes::new();
+    w.change(Direction::ToMain, None, Some(&run("first", None)));
+    carry(&store, w).await;
+    assert_eq!(tag(&mem).get("value"), Some(&s("first")));
+    // Renamed at the source (0.1.0 writes no tag item): the derived tag
+    // follows, or main's run-name sync would put the old name back.
+    let mut w = Writes::new();
+    w.change(
+        Direction::ToMain,
+        Some(&run("first", None)),
+        Some(&run("second", None)),
+    );
+    carry(&store, w).await;
+    assert_eq!(tag(&mem).get("value"), Some(&s("second")));
+    // Soft-deleted: the tag item takes the run's ttl.
+    let mut w = Writes::new();
+    w.change(
+        Direction::ToMain,
+        Some(&run("second", None)),
+        Some(&run("second", Some("1900000000"))),
+    );
+    carry(&store, w).await;
+    assert_eq!(tag(&mem).get("ttl"), Some(&n("1900000000")));
+    // A user's tag of another value is never replaced.
+    mem.put(item(
+        &tag_key.pk,
+        &tag_key.sk,
+        &[("key", s("mlflow.runName")), ("value", s("mine"))],
+    ));
+    let mut w = Writes::new();
+    w.change(
+        Direction::ToMain,
+        Some(&run("second", Some("1900000000"))),
+        Some(&run("third", Some("1900000000"))),
+    );
+    carry(&store, w).await;
+    assert_eq!(tag(&mem).get("value"), Some(&s("mine")));
+}
