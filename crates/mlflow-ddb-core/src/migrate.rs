@@ -192,6 +192,22 @@ pub enum TransformError {
     Overflow { key: ItemKey, attribute: String },
 }
 
+/// The items the `main` store seeds a table with when it deploys it, which a
+/// table the migration creates must hold too (the store opened with
+/// `?deploy=false` never writes them): the default workspace. (The default
+/// experiment `EXP#0` and the `CONFIG` items are the source's, copied.)
+pub fn main_seeds() -> Vec<Item> {
+    let mut ws = key_item(&ItemKey::new("WORKSPACE#default", "META"));
+    ws.insert("name".into(), s("default"));
+    ws.insert(
+        "description".into(),
+        s("Default workspace for legacy resources"),
+    );
+    ws.insert("gsi2pk".into(), s("WORKSPACES"));
+    ws.insert("gsi2sk".into(), s("default"));
+    vec![ws]
+}
+
 /// The `main` items for one `v0.1` item. See the module docs for the rules.
 pub fn to_main(item: &Item) -> Result<Transformed, TransformError> {
     let key = item_key(item).ok_or(TransformError::NoKey)?;

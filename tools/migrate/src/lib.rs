@@ -178,6 +178,10 @@ pub async fn prepare(clients: &Clients, opts: &CopyOptions) -> Result<Prepared, 
     match describe(clients, &opts.target).await? {
         None => {
             create_table(&clients.ddb, &opts.target, "main", true).await?;
+            // What the main store's deployment seeds (it never runs here).
+            target
+                .batch_write(mlflow_ddb_core::migrate::main_seeds(), Vec::new())
+                .await?;
             created_target = true;
         }
         Some(_) => {
