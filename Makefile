@@ -20,6 +20,7 @@ help:
 
 test: lint
 	scripts/venv.sh emulator reference main
+	.venv/bin/python scripts/bench/selftest_moto_bench.py
 	# moto evaluates a PartiQL statement over every table it holds, so the PartiQL
 	# test gets an emulator of its own; the rest share one (fresh table per test).
 	scripts/emulator.sh run -- $(CARGO) test --locked -p mlflow-ddb-aws --test partiql
