@@ -58,7 +58,18 @@ pub async fn handle_dlq_message(deps: &Deps, body: &str, deadline: Instant) -> M
                     Stats::default(),
                 );
             }
-            let records = [env.record];
+            let mut record = env.record;
+            if env.truncated {
+                // Its images were dropped to fit in SQS, so its view type no
+                // longer holds: it has its keys only, all a replay needs (it
+                // reads the item's current state). Left as it was, the decoder
+                // refuses it (an image missing for the view type) and the
+                // message could never be replayed.
+                if let Some(d) = record.get_mut("dynamodb").and_then(Value::as_object_mut) {
+                    d.insert("StreamViewType".into(), Value::from("KEYS_ONLY"));
+                }
+            }
+            let records = [record];
             let r = process_records(deps, &records, Origin::Replay, deadline).await;
             if let Some(why) = r.cut_reason.clone().filter(|_| r.cut.is_some()) {
                 return MessageResult::kept(format!("transient: {why}"), r.stats);

@@ -711,6 +711,47 @@ async fn a_replay_that_fails_again_keeps_its_message() {
     );
 }
 
+/// A record too large for SQS is dead-lettered without its images; its
+/// replay reads the item anyway, so it must not be refused for the images
+/// its view type promised (it once was: undecodable, kept for ever).
+#[tokio::test]
+async fn a_dead_letter_truncated_to_fit_sqs_replays() {
+    let mem = base_store();
+    let big = "x".repeat(300 * 1024);
+    mem.put(exp_tag("EXP#2", "mlflow.big", &big));
+    let flaky = Arc::new(Flaky::new(
+        mem.clone(),
+        "update",
+        "EXP#2",
+        1,
+        Fail::TooLarge,
+    ));
+    let queue = Arc::new(MemoryQueue::new());
+    let d = deps(flaky, Some(queue.clone()));
+    let records = vec![insert("200", &exp_tag("EXP#2", "mlflow.big", &big))];
+    handle(&d, event(records), deadline(), MetricsSink::Off)
+        .await
+        .unwrap();
+    let body = queue
+        .receive(1, Duration::ZERO)
+        .await
+        .unwrap()
+        .remove(0)
+        .body;
+    let DlqMessage::Envelope(env) = DlqMessage::parse(&body) else {
+        panic!("not an envelope")
+    };
+    assert!(env.truncated && env.record["dynamodb"].get("NewImage").is_none());
+    // The store took the write this time.
+    let sqs = json!({"Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": body}]});
+    let resp = handle(&d, sqs, deadline(), MetricsSink::Off).await.unwrap();
+    assert_eq!(failures(&resp), Vec::<String>::new());
+    assert_eq!(
+        tags_of(&mem, "EXP#2", "E#META").get("mlflow.big"),
+        Some(&s(big))
+    );
+}
+
 #[tokio::test]
 async fn records_failing_on_the_same_target_share_one_dead_letter() {
     let mem = base_store();
