@@ -21,12 +21,16 @@ help:
 test: lint
 	scripts/venv.sh emulator reference main
 	.venv/bin/python scripts/bench/selftest_moto_bench.py
+	.venv/bin/python scripts/moto_fixes.py --selftest
 	# moto evaluates a PartiQL statement over every table it holds, so the PartiQL
 	# test gets an emulator of its own; the rest share one (fresh table per test).
 	scripts/emulator.sh run -- $(CARGO) test --locked -p mlflow-ddb-aws --test partiql
-	scripts/emulator.sh run -- $(CARGO) test --workspace --lib --bins --tests --locked -- --skip expire_partiql_
+	# The migration's end-to-end tests run beside the rest, each group on its own emulator.
+	CARGO=$(CARGO) scripts/test-endpoint.sh -- --skip expire_partiql_
 	$(MAKE) --no-print-directory parity
-	$(MAKE) --no-print-directory build
+	# The zips with the ci-lambda profile (Cargo.toml): the same cross build and packaging as
+	# `make build`, without its LTO; `make build` makes the ones to deploy.
+	BUILD_PROFILE=ci-lambda $(MAKE) --no-print-directory build
 	LAMBDA_ASSETS=$(CURDIR)/target/lambda $(MAKE) --no-print-directory infra-test
 
 lint:

@@ -3,6 +3,8 @@
 #
 #   scripts/build.sh                 materializer, ttl-sweeper, indexer
 #   scripts/build.sh materializer    just the named ones
+#   BUILD_PROFILE=ci-lambda scripts/build.sh   another Cargo profile than release (make test uses
+#                                    ci-lambda: see Cargo.toml; zips land in the same place)
 #
 # Output: target/lambda/<name>/bootstrap.zip (what infra/ deploys), and a size line per zip.
 #
@@ -50,7 +52,9 @@ args=()
 for f in "${functions[@]}"; do args+=(--package "$f"); done
 
 start=$(date +%s)
-cargo lambda build --release --arm64 --output-format zip --locked "${args[@]}"
+profile="${BUILD_PROFILE:-release}"
+if [ "$profile" = release ]; then profile_args=(--release); else profile_args=(--profile "$profile"); fi
+cargo lambda build "${profile_args[@]}" --arm64 --output-format zip --locked "${args[@]}"
 end=$(date +%s)
 
 status=0
@@ -63,5 +67,5 @@ for f in "${functions[@]}"; do
     status=1
   fi
 done
-echo "build.sh: built in $((end - start)) s" >&2
+echo "build.sh: built in $((end - start)) s (profile $profile)" >&2
 exit $status

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The local AWS endpoint: moto_server (from the project's venv) on a free
-# loopback port.
+# The local AWS endpoint: moto_server (from the project's venv, with the fixes of
+# scripts/moto_fixes.py) on a free loopback port.
 #   scripts/emulator.sh run -- CMD...   start, run CMD with AWS_ENDPOINT_URL set, stop
 #   scripts/emulator.sh start           start in the background, print the endpoint URL
 #   scripts/emulator.sh stop            stop the one started by `start`
@@ -27,7 +27,8 @@ start() {
   local port pid url log i
   port="$(free_port)"
   log="$state/moto-$port.log"
-  "$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  # moto_server with the correctness fixes of scripts/moto_fixes.py (stream sequence numbers).
+  "$root/.venv/bin/python" "$root/scripts/moto_fixes.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   pid=$!
   url="http://127.0.0.1:$port"
   for i in $(seq 1 150); do

@@ -2,6 +2,8 @@
 table for SECONDS, each a run tag item changed or created (the commonest
 write of a tracking server), on runs of the partitions load_table.py wrote.
 Raw PutItem through boto3: the point is the stream's load, not the store.
+WRITERS threads (default 4) share the rate, so one slow answer does not
+hold the whole rate back.
 
 Usage: migrate_writer.py TABLE RATE SECONDS      (AWS_ENDPOINT_URL set)
 Prints JSON: {"writes", "seconds"}.
@@ -10,7 +12,9 @@ Prints JSON: {"writes", "seconds"}.
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
 import time
 
 import boto3
@@ -18,21 +22,33 @@ import boto3
 
 def main() -> None:
     table, rate, seconds = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-    ddb = boto3.client("dynamodb")
+    writers = int(os.environ.get("WRITERS", "4"))
     t0 = time.monotonic()
-    n = 0
-    while (elapsed := time.monotonic() - t0) < seconds:
-        exp = f"01bench{n % 1000:07d}"
-        run = f"{exp}r{n % 2}"
-        ddb.put_item(TableName=table, Item={
-            "PK": {"S": f"EXP#{exp}"}, "SK": {"S": f"R#{run}#TAG#bench.step"},
-            "key": {"S": "bench.step"}, "value": {"S": f"step {n}"},
-        })
-        n += 1
-        ahead = n / rate - (time.monotonic() - t0)
-        if ahead > 0:
-            time.sleep(ahead)
-    print(json.dumps({"writes": n, "seconds": time.monotonic() - t0}))
+    done = [0] * writers
+
+    def write(w: int) -> None:
+        ddb = boto3.client("dynamodb")
+        i = 0
+        while time.monotonic() - t0 < seconds:
+            n = i * writers + w
+            exp = f"01bench{n % 1000:07d}"
+            run = f"{exp}r{n % 2}"
+            ddb.put_item(TableName=table, Item={
+                "PK": {"S": f"EXP#{exp}"}, "SK": {"S": f"R#{run}#TAG#bench.step"},
+                "key": {"S": "bench.step"}, "value": {"S": f"step {n}"},
+            })
+            i += 1
+            done[w] = i
+            ahead = i * writers / rate - (time.monotonic() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps({"writes": sum(done), "seconds": time.monotonic() - t0, "writers": writers}))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
 """moto_server for benchmarks: counts requests, and runs the one PartiQL
 statement the suite sends as AWS does.
 
+It loads scripts/moto_fixes.py first: the correctness fixes (stream sequence
+numbers) the test emulator (scripts/emulator.sh) has too.
+
 - Every request is counted by its `X-Amz-Target` (e.g.
   `DynamoDB_20120810.UpdateItem`). `GET /_bench/counts` returns the counts
   as JSON; `GET /_bench/counts?reset=1` returns them and starts again.
@@ -40,6 +43,9 @@ from collections import Counter
 from decimal import Decimal
 
 from moto import server as moto_server
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import moto_fixes  # noqa: E402,F401  the correctness fixes every emulator of the project loads
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
