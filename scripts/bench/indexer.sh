@@ -4,8 +4,8 @@
 # Tables (BENCH_COPIES copies of the reference-built session table's
 # experiment partition, ~183 items each) are created like the reference's
 # template and bulk-loaded by the bench loader (functions/indexer/benches).
-#   1. a correct table: `indexer verify` with 1, 2, 4 and 8 segments
-#      (reads only) -> items/s, requests per item;
+#   1. a correct table: `indexer verify` with BENCH_VERIFY_SEGMENTS (default
+#      "1 2 4 8") segments (reads only) -> items/s, requests per item;
 #   2. the same data with all derived state missing (no FTS items, empty
 #      tags maps): `indexer backfill` with BENCH_BACKFILL_SEGMENTS (default
 #      "1 8"), each on a fresh copy -> items/s, requests per item; then a
@@ -13,26 +13,29 @@
 # items/s is the indexer's own figure (scan start to last segment done, no
 # process start). Requests are counted twice: by the indexer (client side)
 # and by the emulator (scripts/bench/moto_bench.py counts every request by
-# X-Amz-Target, so Query pages and retries are included).
+# X-Amz-Target, so Query pages and retries are included). The emulator's CPU
+# over each whole command is given in seconds and as a share of its wall
+# time: moto is one Python process (one core at most, the GIL), so a share
+# near 100% means the emulator, not the indexer, sets the pace.
 #
-# Reading the figures: moto is one Python process (one core, the GIL), and
-# its Query on a base table walks every item of the table (moto 5.2.5,
-# dynamodb/models/table.py `query`: `for item in self.all_items()`), so each
-# Query costs O(table size) there, against O(result) on DynamoDB. Items/s on
-# the emulator therefore falls as the table grows, and more segments add
-# concurrency the single emulator process cannot serve. BENCH_COPIES (default
-# 30, ~5,500 items) keeps a run to minutes.
+# moto_bench.py gives the emulator DynamoDB's costs for what the indexer
+# reads: a Scan page costs O(page + log table), in each segment too, a Query
+# on the table O(partition) (stock moto sorts the whole table for each;
+# BENCH_FAST_SCAN=0 restores its Scan). What is left is moto's Python work
+# per request and per item, on one core. BENCH_COPIES (default 30, ~5,500
+# items) sets the size; BENCH_RTT_MS adds a per-request round trip.
 #
-# So a third part measures the indexer alone: the same tables in memory
-# behind a fixed delay per request (BENCH_LATENCY_MS, default 10, a network
-# round trip; BENCH_LATENCY_COPIES copies, default 200, ~36,000 items), 1, 2,
-# 4 and 8 segments, verify and backfill.
+# A third part measures the indexer alone: the same tables in memory behind a
+# fixed delay per request (BENCH_LATENCY_MS, default 10, a network round
+# trip; BENCH_LATENCY_COPIES copies, default 200, ~36,000 items; 0 skips it),
+# 1, 2, 4 and 8 segments, verify and backfill.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 py="$root/.venv/bin/python"
 . "$root/scripts/bench/lib.sh"
 copies="${BENCH_COPIES:-30}"
+verify_segments="${BENCH_VERIFY_SEGMENTS:-1 2 4 8}"
 backfill_segments="${BENCH_BACKFILL_SEGMENTS:-1 8}"
 "$root/scripts/venv.sh" emulator >/dev/null
 
@@ -45,16 +48,25 @@ load() { cargo bench --quiet --locked -p indexer --bench indexer -- load "$@"; }
 
 bench_emulator
 
+moto_cpu() { # the emulator's CPU seconds so far (user + system, all its threads)
+  local stat; stat="$(cat "/proc/$moto_pid/stat")"
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }' <<<"${stat##*) }"
+}
+
 run() { # NAME MODE TABLE SEGMENTS
   local name="$1" mode="$2" table="$3" segments="$4"
   counts >/dev/null
-  "$bin" "$mode" --table "$table" --segments "$segments" --json >"$state/$name.json" || [ $? -eq 3 ]
+  local t0=$EPOCHREALTIME c0; c0="$(moto_cpu)"
+  local rc=0 # 3: drift; 1: errors (the summary says which), reported below, not fatal here
+  "$bin" "$mode" --table "$table" --segments "$segments" --json >"$state/$name.json" || rc=$?
+  awk -v a="$t0" -v b="$EPOCHREALTIME" -v c="$c0" -v d="$(moto_cpu)" -v l="$(cut -d' ' -f1 /proc/loadavg)" -v rc="$rc" \
+    'BEGIN { printf "{\"wall_s\": %.3f, \"cpu_s\": %.2f, \"load\": %s, \"exit\": %d}\n", b - a, d - c, l, rc }' >"$state/$name.emu"
   counts >"$state/$name.counts"
 }
 
 echo "loading bench-idx-correct ($copies copies, every derived item right)..."
 load bench-idx-correct "$copies" correct >"$state/correct.items"
-for n in 1 2 4 8; do run "verify_$n" verify bench-idx-correct "$n"; done
+for n in $verify_segments; do run "verify_$n" verify bench-idx-correct "$n"; done
 
 for n in $backfill_segments; do
   echo "loading bench-idx-missing-$n ($copies copies, all derived state missing)..."
@@ -63,9 +75,9 @@ for n in $backfill_segments; do
   run "reverify_$n" verify "bench-idx-missing-$n" 4
 done
 
-"$py" - "$state" "$backfill_segments" <<'PY'
+"$py" - "$state" "$verify_segments" "$backfill_segments" <<'PY'
 import json, sys
-state, backfill = sys.argv[1], sys.argv[2].split()
+state, verify, backfill = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 
 def load(name):
     s = json.load(open(f"{state}/{name}.json"))
@@ -73,29 +85,44 @@ def load(name):
     c = {k.split(".", 1)[-1]: v for k, v in c.items() if not k.startswith("GET /_bench")}
     return s, c
 
+failed = []
+
+def emu(name):  # the emulator's CPU over the whole command, the load average after it, and a failed exit
+    e = json.load(open(f"{state}/{name}.emu"))
+    s = json.load(open(f"{state}/{name}.json"))
+    out = f"{e['cpu_s']:>9.1f} {e['cpu_s'] / e['wall_s']:>7.0%} {e['load']:>5.2f}"
+    if e["exit"] not in (0, 3):
+        failed.append(name)
+        out += f"  EXIT {e['exit']} ({s['counts']['errors']} errors, done: {s['done']})"
+    return out
+
 def fmt(c):
     return ", ".join(f"{k} {v}" for k, v in sorted(c.items(), key=lambda kv: -kv[1]))
 
 table_items = json.load(open(f"{state}/correct.items"))["items"]
 print(f"correct table: {table_items} items")
-print(f"{'run':<28} {'items':>7} {'wall s':>7} {'items/s':>8} {'speedup':>7} {'req/item':>9} {'(client)':>9}  requests by operation")
+print(f"{'run':<28} {'items':>7} {'wall s':>7} {'items/s':>8} {'speedup':>7} {'req/item':>9} {'(client)':>9} "
+      f"{'emu CPU s':>9} {'CPU/wall':>7} {'load':>5}  requests by operation")
 base = None
-for n in (1, 2, 4, 8):
+for n in verify:
     s, c = load(f"verify_{n}")
     items = s["counts"]["items_scanned"]
     rate = s["items_per_s"]
     base = base or rate
     req = sum(c.values())
-    print(f"{'verify, ' + str(n) + ' segments':<28} {items:>7} {s['elapsed_s']:>7.2f} {rate:>8.0f} {rate / base:>6.2f}x "
-          f"{req / items:>9.4f} {s['requests_per_item']:>9.4f}  {fmt(c)}")
+    print(f"{'verify, ' + n + ' segments':<28} {items:>7} {s['elapsed_s']:>7.2f} {rate:>8.0f} {rate / base:>6.2f}x "
+          f"{req / items:>9.4f} {s['requests_per_item']:>9.4f} {emu(f'verify_{n}')}  {fmt(c)}")
     assert s["drift"]["categories"] == {} or all(v["count"] == 0 for v in s["drift"]["categories"].values()), "correct table has drift"
+base = None
 for n in backfill:
     s, c = load(f"backfill_{n}")
     loaded = json.load(open(f"{state}/missing_{n}.items"))["items"]
     items = s["counts"]["items_scanned"]
+    rate = s["items_per_s"]
+    base = base or rate
     req = sum(c.values())
-    print(f"{'backfill, ' + n + ' segments':<28} {items:>7} {s['elapsed_s']:>7.2f} {s['items_per_s']:>8.0f} {'':>7} "
-          f"{req / items:>9.4f} {s['requests_per_item']:>9.4f}  {fmt(c)}")
+    print(f"{'backfill, ' + n + ' segments':<28} {items:>7} {s['elapsed_s']:>7.2f} {rate:>8.0f} {rate / base:>6.2f}x "
+          f"{req / items:>9.4f} {s['requests_per_item']:>9.4f} {emu(f'backfill_{n}')}  {fmt(c)}")
     k = s["counts"]
     print(f"  table had {loaded} items (scan also met FTS items written during the walk); "
           f"{req / loaded:.4f} requests per loaded item; writes {k['writes']} "
@@ -105,8 +132,13 @@ for n in backfill:
     print(f"  verify after backfill: {'clean' if clean else 'DRIFT'}")
     if not clean:
         sys.exit(1)
+if failed:
+    print(f"failed runs (errors, figures above are partial): {', '.join(failed)}")
+    sys.exit(1)
 PY
 
-echo
-echo "-- the indexer alone: in memory, a fixed delay per request --"
-cargo bench --quiet --locked -p indexer --bench indexer -- latency "${BENCH_LATENCY_COPIES:-200}" "${BENCH_LATENCY_MS:-10}"
+if [ "${BENCH_LATENCY_COPIES:-200}" != "0" ]; then
+  echo
+  echo "-- the indexer alone: in memory, a fixed delay per request --"
+  cargo bench --quiet --locked -p indexer --bench indexer -- latency "${BENCH_LATENCY_COPIES:-200}" "${BENCH_LATENCY_MS:-10}"
+fi
