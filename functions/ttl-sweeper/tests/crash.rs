@@ -227,7 +227,10 @@ async fn a_sweep_killed_at_random_points_expires_what_one_uninterrupted_sweep_ex
     let seeded = all_items(&*sa).await;
     assert_eq!(seeded, all_items(&*sb).await, "the copies differ");
 
-    // B: one uninterrupted sweep, timed: the kills on A fall inside it.
+    // B: one uninterrupted sweep, timed, and a dry run before it (the
+    // scan and the reads alone): how long the expiry takes for each second
+    // of scan, whatever the machine's load.
+    let b_scan = dry_run(&b.name);
     let (b_started, clock) = (epoch_seconds(), Instant::now());
     let summary_b = complete(&b.name);
     let took = clock.elapsed();
@@ -242,15 +245,16 @@ async fn a_sweep_killed_at_random_points_expires_what_one_uninterrupted_sweep_ex
     // A: killed at random points, each run's writes checked against the
     // table before it, then a sweep to the end. What a killed sweep expired
     // stays expired, so each run has less to write than the one before:
-    // the kills fall between the end of the scan (timed by a dry run) and
-    // a quarter into the expiry, so that several land before all is written.
+    // the kills fall between the end of the scan (timed by a dry run on A,
+    // at the load of the kills) and an eighth into the expiry, so that
+    // several land before all is written.
     let scan = dry_run(&a.name);
-    let expiry = took.saturating_sub(scan);
+    let expiry = scan.mul_f64(took.saturating_sub(b_scan).as_secs_f64() / b_scan.as_secs_f64());
     let mut first_a = BTreeMap::new();
     let (mut landed, mut writing) = (0, 0);
     let mut previous = epoch_seconds();
     for i in 0..KILLS {
-        let after = rng.between(scan * 4 / 5, scan + expiry / 4);
+        let after = rng.between(scan * 4 / 5, scan + expiry / 8);
         let started = epoch_seconds();
         let hit = killed(&a.name, after).await;
         // A write the killed run had in flight may land after the table
