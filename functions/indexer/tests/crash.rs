@@ -138,12 +138,24 @@ async fn a_backfill_killed_at_random_points_ends_where_one_uninterrupted_backfil
     eprintln!("uninterrupted backfill: {took:?}, {writes} write requests");
 
     // A: killed at random points (every run starts the walk afresh: the CLI
-    // keeps no checkpoint, but targets already repaired cost reads only, so
-    // a later run is shorter: the kills fall in the first 60 % of the
-    // uninterrupted run's time), then a backfill to the end.
+    // keeps no checkpoint), then a backfill to the end. Targets already
+    // repaired cost reads only, so a later run is shorter: the kills fall
+    // inside the time of a dry run on A (reads only, timed just before the
+    // kills, at their load), which every run takes at least.
+    let clock = Instant::now();
+    let dry = indexer("backfill", &a.name)
+        .arg("--dry-run")
+        .output()
+        .expect("run indexer");
+    assert!(
+        dry.status.success(),
+        "dry run: {}",
+        summary(&dry, "dry run")
+    );
+    let reads = clock.elapsed();
     let mut landed = 0;
     for i in 0..KILLS {
-        let after = rng.between(took / 20, took * 3 / 5);
+        let after = rng.between(reads / 20, reads * 9 / 10);
         let hit = killed(&a.name, after).await;
         landed += usize::from(hit);
         eprintln!("kill {i} after {after:?}: running {hit}");
