@@ -6,7 +6,8 @@
 #      BENCH_MIGRATE_PARTITIONS experiment partitions shaped like the
 #      reference's (scripts/bench/load_table.py, ~26 items each; default
 #      4000: ~100,000 items), with a NEW_AND_OLD_IMAGES stream.
-#   2. `migrate copy --segments N` for N in 1 2 4 8, each into a fresh
+#   2. `migrate copy --segments N` for N in BENCH_MIGRATE_SEGMENTS (default
+#      "1 2 4 8"; the speedup is against the first), each into a fresh
 #      target: items/s of the copy phase (the migrate's own figure, scan
 #      start to last segment done), then the whole command's wall time (copy
 #      plus the rebuild of the derived state in main's layout); requests per
@@ -30,6 +31,8 @@ py="$root/.venv/bin/python"
 partitions="${BENCH_MIGRATE_PARTITIONS:-4000}"
 rate="${BENCH_MIGRATE_RATE:-100}"
 seconds="${BENCH_MIGRATE_SECONDS:-30}"
+segments="${BENCH_MIGRATE_SEGMENTS:-1 2 4 8}"
+sync_target="bench-mig-dst-${segments##* }"
 "$root/scripts/venv.sh" emulator reference >/dev/null
 
 echo "== migrate: copy by segments, requests per item, sync lag =="
@@ -48,7 +51,7 @@ ddb = boto3.client("dynamodb")
 ddb.update_table(TableName=sys.argv[1], StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
 PY
 
-for n in 1 2 4 8; do
+for n in $segments; do
   counts >/dev/null
   t0=$(date +%s.%N)
   "$bin" copy --source "$src" --target "bench-mig-dst-$n" --to main --segments "$n" --json >"$state/copy_$n.json"
@@ -57,24 +60,25 @@ for n in 1 2 4 8; do
   echo "$t0 $t1" >"$state/copy_$n.wall"
 done
 
-echo "-- sync lag: ${rate} writes/s for ${seconds} s into $src, sync into bench-mig-dst-4"
+echo "-- sync lag: ${rate} writes/s for ${seconds} s into $src, sync into $sync_target"
 "$py" "$root/scripts/bench/migrate_writer.py" "$src" "$rate" "$seconds" >"$state/writer.json" &
 writer=$!
 i=0
 while kill -0 "$writer" 2>/dev/null; do
-  "$bin" sync --source "$src" --target bench-mig-dst-4 --until-idle --checkpoint "$state/sync.json" >"$state/sync_$i.json"
+  "$bin" sync --source "$src" --target "$sync_target" --until-idle --checkpoint "$state/sync.json" >"$state/sync_$i.json"
   i=$((i + 1))
 done
 wait "$writer"
-"$bin" sync --source "$src" --target bench-mig-dst-4 --until-idle --checkpoint "$state/sync.json" >"$state/sync_$i.json"
-"$bin" status --source "$src" --target bench-mig-dst-4 --checkpoint "$state/sync.json" --json >"$state/status.json" || true
+"$bin" sync --source "$src" --target "$sync_target" --until-idle --checkpoint "$state/sync.json" >"$state/sync_$i.json"
+"$bin" status --source "$src" --target "$sync_target" --checkpoint "$state/sync.json" --json >"$state/status.json" || true
 
-"$py" - "$state" <<'PY'
+"$py" - "$state" $segments <<'PY'
 import glob, json, math, sys
 state = sys.argv[1]
+segments = [int(n) for n in sys.argv[2:]]
 print(f"{'segments':>8} {'items':>7} {'copy s':>7} {'items/s':>8} {'speedup':>7} {'req/item':>9} {'floor':>7} {'wall s':>7} {'all req/item':>12}  requests by operation (whole command)")
 base = None
-for n in (1, 2, 4, 8):
+for n in segments:
     s = json.load(open(f"{state}/copy_{n}.json"))
     c = json.load(open(f"{state}/copy_{n}.counts"))
     c = {k.split(".", 1)[-1]: v for k, v in c.items() if not k.startswith("GET /_bench")}
