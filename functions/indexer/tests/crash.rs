@@ -10,10 +10,10 @@ mod common;
 
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::*;
-use mlflow_ddb_aws::testkit::{diff, load, scan_all, TestTable};
+use mlflow_ddb_aws::testkit::{diff, load, scan_all, seed_from_env, SplitMix64, TestTable};
 use mlflow_ddb_aws::Store;
 use mlflow_ddb_core::item::ItemKey;
 use serde_json::Value;
@@ -25,38 +25,6 @@ const COPIES: usize = 8;
 /// it runs for the test to mean anything.
 const KILLS: usize = 6;
 const LANDED_AT_LEAST: usize = 4;
-
-/// splitmix64: kill points reproducible from a printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A duration in `[lo, hi)`.
-    fn between(&mut self, lo: Duration, hi: Duration) -> Duration {
-        let span = hi.saturating_sub(lo).as_millis().max(1) as u64;
-        lo + Duration::from_millis(self.next() % span)
-    }
-}
-
-fn seed() -> u64 {
-    std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        })
-}
-
 /// `indexer <mode>` on `table`: small pages and a few segments, so a kill
 /// lands between many writes.
 fn indexer(mode: &str, table: &str) -> Command {
@@ -115,9 +83,9 @@ async fn killed(table: &str, after: Duration) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_killed_at_random_points_ends_where_one_uninterrupted_backfill_ends() {
-    let seed = seed();
+    let seed = seed_from_env("CRASH_SEED");
     eprintln!("crash seed {seed} (CRASH_SEED={seed} replays these kill points)");
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64(seed);
     let bare = stripped(&reference_table_x(COPIES));
     let expected = reconciled(&bare);
     let (a, b) = (

@@ -13,12 +13,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::*;
 use materializer::handler::sequence_number;
 use materializer::tail::Checkpoints;
-use mlflow_ddb_aws::testkit::{unique_name, TestTable};
+use mlflow_ddb_aws::testkit::{seed_from_env, unique_name, SplitMix64, TestTable};
 use mlflow_ddb_aws::{ShardStart, Store, StreamReader};
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
 use mlflow_ddb_core::keys::ItemKind;
@@ -37,38 +37,6 @@ const LANDED_AFTER_PROGRESS_AT_LEAST: usize = 5;
 const BATCH: u32 = 20;
 /// The fixture's experiment id (its one non-default experiment).
 const EXP_ID: &str = "01m7y1sy3cva228k21dbkxmgca";
-
-/// splitmix64: kill points reproducible from a printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A duration in `[lo, hi)`.
-    fn between(&mut self, lo: Duration, hi: Duration) -> Duration {
-        let span = hi.saturating_sub(lo).as_millis().max(1) as u64;
-        lo + Duration::from_millis(self.next() % span)
-    }
-}
-
-fn seed() -> u64 {
-    std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        })
-}
-
 fn replace(v: &AttributeValue, from: &str, to: &str) -> AttributeValue {
     match v {
         AttributeValue::S(s) => AttributeValue::S(s.replace(from, to)),
@@ -221,9 +189,9 @@ fn tempdir() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tail_killed_at_random_points_ends_where_one_uninterrupted_tail_ends() {
-    let seed = seed();
+    let seed = seed_from_env("CRASH_SEED");
     eprintln!("crash seed {seed} (CRASH_SEED={seed} replays these kill points)");
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64(seed);
     let dir = tempdir();
     let (ca, cb) = (dir.join("a.json"), dir.join("b.json"));
     let sources = sources();
@@ -253,7 +221,7 @@ async fn a_tail_killed_at_random_points_ends_where_one_uninterrupted_tail_ends()
     let (mut landed, mut progressed) = (0, 0);
     let saved = |p: &Path| std::fs::read(p).unwrap_or_default();
     for i in 0..KILLS {
-        let saves = 1 + rng.next() % 6;
+        let saves = 1 + rng.next_u64() % 6;
         let after = rng.between(Duration::ZERO, batch);
         let before = saved(&ca);
         let hit = killed(&a.name, &ca, saves, after, took * 2).await;

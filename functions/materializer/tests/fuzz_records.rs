@@ -27,12 +27,14 @@ use std::io::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use materializer::envelope::DlqMessage;
 use materializer::handler::{plan_records, Deps, Settings};
 use materializer::lambda::{handle, stream_batch, MetricsSink};
-use mlflow_ddb_aws::testkit::{config_of, key_of, reference_table, stripped};
+use mlflow_ddb_aws::testkit::{
+    config_of, key_of, reference_table, seed_from_env, stripped, SplitMix64,
+};
 use mlflow_ddb_aws::{MemoryQueue, MemoryStore, Queue};
 use mlflow_ddb_core::config::Config;
 use mlflow_ddb_core::format::TableFormat;
@@ -52,15 +54,7 @@ struct Run {
 
 impl Run {
     fn new(name: &'static str) -> Run {
-        let seed = match std::env::var("FUZZ_SEED") {
-            Ok(s) => s
-                .parse()
-                .unwrap_or_else(|_| panic!("FUZZ_SEED={s}: not an unsigned integer")),
-            Err(_) => SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1),
-        };
+        let seed = seed_from_env("FUZZ_SEED");
         let secs = std::env::var("FUZZ_SECONDS")
             .ok()
             .and_then(|s| s.parse::<f64>().ok())
@@ -137,33 +131,6 @@ fn replayed_input() -> Option<Vec<u8>> {
 }
 
 // -------------------------------------------------------------- the PRNG
-
-/// SplitMix64: small, fast, and the same sequence everywhere for a seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    /// True one time in `n`.
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[self.below(xs.len())]
-    }
-}
 
 // ----------------------------------------------------------- mutations
 
@@ -282,7 +249,7 @@ const TYPE_TAGS: &[&str] = &[
     "S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS", "L", "M", "Q",
 ];
 
-fn odd_string(rng: &mut Rng) -> String {
+fn odd_string(rng: &mut SplitMix64) -> String {
     let mut s = String::new();
     for _ in 0..=rng.below(4) {
         let odd = rng.pick(ODD);
@@ -295,19 +262,19 @@ fn odd_string(rng: &mut Rng) -> String {
     s
 }
 
-fn random_number(rng: &mut Rng) -> Value {
+fn random_number(rng: &mut SplitMix64) -> Value {
     match rng.below(6) {
         0 => json!(i64::MIN),
         1 => json!(u64::MAX),
         2 => json!(f64::MAX),
         3 => json!(-0.0),
         4 => json!(5e-324),
-        _ => json!(rng.next() as i64),
+        _ => json!(rng.next_u64() as i64),
     }
 }
 
 /// A random value: DynamoDB-typed most of the time, raw JSON otherwise.
-fn random_value(rng: &mut Rng, depth: usize) -> Value {
+fn random_value(rng: &mut SplitMix64, depth: usize) -> Value {
     let leaf = depth >= 4;
     match rng.below(if leaf { 8 } else { 12 }) {
         0 => json!({"S": odd_string(rng)}),
@@ -341,7 +308,7 @@ fn random_value(rng: &mut Rng, depth: usize) -> Value {
 
 /// A random node of `v`, as a JSON pointer: a random descent that stops
 /// at a leaf, or at a container one time in four.
-fn random_pointer(rng: &mut Rng, v: &Value) -> String {
+fn random_pointer(rng: &mut SplitMix64, v: &Value) -> String {
     let mut at = String::new();
     let mut node = v;
     loop {
@@ -365,9 +332,9 @@ fn random_pointer(rng: &mut Rng, v: &Value) -> String {
 
 /// One structural mutation of a record (or event) in place; `donors` are
 /// other inputs to graft from.
-fn mutate_value(rng: &mut Rng, v: &mut Value, donors: &[Value]) {
+fn mutate_value(rng: &mut SplitMix64, v: &mut Value, donors: &[Value]) {
     let at = random_pointer(rng, v);
-    let donor_node = |rng: &mut Rng| {
+    let donor_node = |rng: &mut SplitMix64| {
         let d = rng.pick(donors);
         let p = random_pointer(rng, d);
         d.pointer(&p).cloned().unwrap_or(Value::Null)
@@ -448,7 +415,7 @@ fn mutate_value(rng: &mut Rng, v: &mut Value, donors: &[Value]) {
 }
 
 /// One byte-level mutation in place; `donors` are other inputs to splice.
-fn mutate_bytes(rng: &mut Rng, b: &mut Vec<u8>, donors: &[Vec<u8>]) {
+fn mutate_bytes(rng: &mut SplitMix64, b: &mut Vec<u8>, donors: &[Vec<u8>]) {
     let len = b.len();
     let at = rng.below(len + 1);
     match rng.below(9) {
@@ -460,7 +427,7 @@ fn mutate_bytes(rng: &mut Rng, b: &mut Vec<u8>, donors: &[Vec<u8>]) {
             b.drain(at..end);
         }
         4 => {
-            let junk: Vec<u8> = (0..=rng.below(8)).map(|_| rng.next() as u8).collect();
+            let junk: Vec<u8> = (0..=rng.below(8)).map(|_| rng.next_u64() as u8).collect();
             b.splice(at..at, junk);
         }
         5 if len > 0 => {
@@ -486,7 +453,7 @@ fn mutate_bytes(rng: &mut Rng, b: &mut Vec<u8>, donors: &[Vec<u8>]) {
 /// the time), then byte-level mutants of that (cheap: most inputs are
 /// these).
 fn mutants(
-    rng: &mut Rng,
+    rng: &mut SplitMix64,
     seeds: &[Vec<u8>],
     parsed: &[Option<Value>],
     donors: &[Value],
@@ -537,7 +504,7 @@ fn decoder_claims_hold_for_seeds_and_mutants() {
     for (i, s) in seeds.iter().enumerate() {
         check(i as u64, s);
     }
-    let mut rng = Rng(run.seed);
+    let mut rng = SplitMix64(run.seed);
     let start = Instant::now();
     let mut n = seeds.len() as u64;
     while start.elapsed() < run.budget {
@@ -644,7 +611,7 @@ fn records_of(v: &Value) -> Vec<Value> {
 }
 
 /// A batch: pristine and mutated records of the seeds and of the fixture.
-fn batch(rng: &mut Rng, pool: &[Value], seeds: &[Vec<u8>]) -> Vec<u8> {
+fn batch(rng: &mut SplitMix64, pool: &[Value], seeds: &[Vec<u8>]) -> Vec<u8> {
     let mut records = Vec::new();
     for _ in 0..=rng.below(8) {
         let mut r = rng.pick(pool).clone();
@@ -847,7 +814,7 @@ fn handler_accounts_for_every_record_of_seeds_and_mutants() {
         }
     }
 
-    let mut rng = Rng(run.seed);
+    let mut rng = SplitMix64(run.seed);
     let start = Instant::now();
     let (mut batches, mut sqs) = (0u64, 0u64);
     while start.elapsed() < run.budget {

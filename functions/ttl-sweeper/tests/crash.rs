@@ -11,10 +11,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::*;
-use mlflow_ddb_aws::testkit::{self, TestTable};
+use mlflow_ddb_aws::testkit::{self, seed_from_env, SplitMix64, TestTable};
 use mlflow_ddb_aws::Store;
 use mlflow_ddb_core::item::{Item, ItemKey};
 use mlflow_ddb_core::sweep::checkpoint_key;
@@ -26,38 +26,6 @@ use ttl_sweeper::epoch_seconds;
 const KILLS: usize = 8;
 const LANDED_AT_LEAST: usize = 4;
 const LANDED_WRITING_AT_LEAST: usize = 2;
-
-/// splitmix64: kill points reproducible from a printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A duration in `[lo, hi)`.
-    fn between(&mut self, lo: Duration, hi: Duration) -> Duration {
-        let span = hi.saturating_sub(lo).as_millis().max(1) as u64;
-        lo + Duration::from_millis(self.next() % span)
-    }
-}
-
-fn seed() -> u64 {
-    std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        })
-}
-
 fn sweeper(table: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ttl-sweeper"));
     c.args(["--table", table, "--json", "--breaker-fraction", "1"]);
@@ -212,9 +180,9 @@ fn check_ttls(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_killed_at_random_points_expires_what_one_uninterrupted_sweep_expires() {
-    let seed = seed();
+    let seed = seed_from_env("CRASH_SEED");
     eprintln!("crash seed {seed} (CRASH_SEED={seed} replays these kill points)");
-    let mut rng = Rng(seed);
+    let mut rng = SplitMix64(seed);
     let now = epoch_seconds();
     let items = seed_items(now);
     let (a, b) = (

@@ -7,6 +7,7 @@
 //! run them (never skip silently).
 
 mod proxy;
+mod rng;
 mod tables;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
 
 pub use proxy::{Fault, FaultProxy, DYNAMODB_NS};
+pub use rng::{seed_from_env, SplitMix64};
 pub use tables::{config_of, diff, key_of, load, reference_table, scan_all, stripped};
 
 use crate::table::{create_table, TableSummary};
