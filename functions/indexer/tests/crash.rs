@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use mlflow_ddb_aws::testkit::{diff, load, scan_all, seed_from_env, SplitMix64, TestTable};
+use mlflow_ddb_aws::testkit::{
+    diff, kill_if_running, load, scan_all, seed_from_env, SplitMix64, TestTable,
+};
 use mlflow_ddb_aws::Store;
 use mlflow_ddb_core::item::ItemKey;
 use serde_json::Value;
@@ -69,16 +71,7 @@ async fn killed(table: &str, after: Duration) -> bool {
         .spawn()
         .expect("spawn indexer");
     tokio::time::sleep(after).await;
-    let running = child.try_wait().expect("wait").is_none();
-    if running {
-        child.kill().expect("SIGKILL");
-    }
-    let status = child.wait().expect("wait");
-    assert!(
-        running || status.success(),
-        "a backfill not killed failed: {status}"
-    );
-    running
+    kill_if_running(&mut child, "a backfill")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use materializer::handler::sequence_number;
 use materializer::tail::Checkpoints;
-use mlflow_ddb_aws::testkit::{seed_from_env, unique_name, SplitMix64, TestTable};
+use mlflow_ddb_aws::testkit::{kill_if_running, seed_from_env, unique_name, SplitMix64, TestTable};
 use mlflow_ddb_aws::{ShardStart, Store, StreamReader};
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
 use mlflow_ddb_core::keys::ItemKind;
@@ -141,16 +141,7 @@ async fn killed(table: &str, ckpt: &Path, saves: u64, after: Duration, deadline:
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     tokio::time::sleep(after).await;
-    let running = child.try_wait().expect("wait").is_none();
-    if running {
-        child.kill().expect("SIGKILL");
-    }
-    let status = child.wait().expect("wait");
-    assert!(
-        running || status.success(),
-        "a tail not killed failed: {status}"
-    );
-    running
+    kill_if_running(&mut child, "a tail")
 }
 
 /// The last sequence number of every shard of `table`'s stream that has

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use mlflow_ddb_aws::testkit::{self, seed_from_env, SplitMix64, TestTable};
+use mlflow_ddb_aws::testkit::{self, kill_if_running, seed_from_env, SplitMix64, TestTable};
 use mlflow_ddb_aws::Store;
 use mlflow_ddb_core::item::{Item, ItemKey};
 use mlflow_ddb_core::sweep::checkpoint_key;
@@ -52,16 +52,7 @@ async fn killed(table: &str, after: Duration) -> bool {
         .spawn()
         .expect("spawn ttl-sweeper");
     tokio::time::sleep(after).await;
-    let running = child.try_wait().expect("wait").is_none();
-    if running {
-        child.kill().expect("SIGKILL");
-    }
-    let status = child.wait().expect("wait");
-    assert!(
-        running || status.success(),
-        "a sweep not killed failed: {status}"
-    );
-    running
+    kill_if_running(&mut child, "a sweep")
 }
 
 /// One whole sweep; its JSON summary.

@@ -179,3 +179,19 @@ pub fn item(
 pub fn key(pk: &str, sk: &str) -> ItemKey {
     ItemKey::new(pk, sk)
 }
+
+/// For crash tests: SIGKILL `child` if it still runs, and say whether it
+/// did. A child that ended on its own must have succeeded (`what` names it
+/// in the failure).
+pub fn kill_if_running(child: &mut std::process::Child, what: &str) -> bool {
+    let running = child.try_wait().expect("wait").is_none();
+    if running {
+        child.kill().expect("SIGKILL");
+    }
+    let status = child.wait().expect("wait");
+    assert!(
+        running || status.success(),
+        "{what} not killed failed: {status}"
+    );
+    running
+}
