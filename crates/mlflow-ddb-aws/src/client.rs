@@ -7,18 +7,15 @@
 //! Region: the standard chain; when an endpoint is configured and no region
 //! is found, `us-east-1` (emulators accept any region, the SDK needs one).
 //!
-//! Retries, two layers that do not multiply:
-//! - **SDK layer** (this module, explicit [`RetryConfig`]): standard mode, a
-//!   few attempts with a short exponential backoff. It retries *whole-request*
-//!   failures the SDK knows to be transient (throttling errors, 5xx,
-//!   timeouts, connection errors). Kept small so a throttled Lambda hands
-//!   control back quickly: persistent trouble surfaces as an
-//!   [`AwsError`](crate::AwsError) classified `Transient`, and the function
-//!   fails the batch so Lambda retries it (acknowledge only after delivery).
-//! - **Adapter layer** ([`RetryPolicy`](crate::RetryPolicy), in the store): only
-//!   for *partial* successes the SDK treats as success: `UnprocessedItems`,
-//!   `UnprocessedKeys`, throttled statements of a BatchExecuteStatement. It
-//!   never retries an error the SDK already gave up on.
+//! Retries: one layer. The SDK's own retries are **off**
+//! ([`RetryConfig::disabled`]); every request goes out through the
+//! service's [`Gate`] (module [`retry`](crate::retry)): one attempt budget
+//! per logical request (partial successes included), exponential backoff
+//! with full jitter, bounded by the invocation's deadline, and an adaptive
+//! limit on requests in flight. Persistent trouble surfaces as an
+//! [`AwsError`](crate::AwsError) classified `Transient`, and the function
+//! reports it (cuts the batch, fails the invocation): nothing above the
+//! adapter retries a request.
 
 use std::time::Duration;
 
@@ -26,6 +23,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
+use crate::retry::{Gate, GateOptions};
 use crate::AwsError;
 
 /// Region used when an endpoint is configured but no region is.
@@ -34,12 +32,9 @@ pub const DEFAULT_EMULATOR_REGION: &str = "us-east-1";
 /// How the SDK clients retry and time out.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// SDK attempts per request, the first included (standard retry mode).
-    pub max_attempts: u32,
-    /// First SDK backoff; doubles per attempt, with jitter.
-    pub initial_backoff: Duration,
-    /// Largest SDK backoff.
-    pub max_backoff: Duration,
+    /// The retry budget and in-flight limits of every request (one
+    /// [`Gate`] per service, built from these).
+    pub gate: GateOptions,
     /// TCP/TLS connect timeout.
     pub connect_timeout: Duration,
     /// Timeout of one attempt of a DynamoDB or DynamoDB Streams request.
@@ -54,9 +49,7 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         Self {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_secs(2),
+            gate: GateOptions::default(),
             connect_timeout: Duration::from_secs(3),
             attempt_timeout: Duration::from_secs(10),
             sqs_attempt_timeout: Duration::from_secs(25),
@@ -66,11 +59,9 @@ impl Default for ClientOptions {
 }
 
 impl ClientOptions {
+    /// The SDK's own retries: none (the [`Gate`] is the one retry layer).
     pub(crate) fn retry_config(&self) -> RetryConfig {
-        RetryConfig::standard()
-            .with_max_attempts(self.max_attempts.max(1))
-            .with_initial_backoff(self.initial_backoff)
-            .with_max_backoff(self.max_backoff)
+        RetryConfig::disabled()
     }
 
     pub(crate) fn timeout_config(&self, attempt: Duration) -> TimeoutConfig {
@@ -87,6 +78,12 @@ pub struct Clients {
     pub ddb: aws_sdk_dynamodb::Client,
     pub streams: aws_sdk_dynamodbstreams::Client,
     pub sqs: aws_sdk_sqs::Client,
+    /// Where every request of each service goes out (retry budget,
+    /// backoff, in-flight limit), shared by every store and reader built
+    /// from these clients.
+    pub ddb_gate: Gate,
+    pub streams_gate: Gate,
+    pub sqs_gate: Gate,
     endpoint_url: Option<String>,
     region: String,
 }
@@ -146,6 +143,9 @@ impl Clients {
             ddb: aws_sdk_dynamodb::Client::from_conf(ddb),
             streams: aws_sdk_dynamodbstreams::Client::from_conf(streams),
             sqs: aws_sdk_sqs::Client::from_conf(sqs),
+            ddb_gate: Gate::new(opts.gate),
+            streams_gate: Gate::new(opts.gate),
+            sqs_gate: Gate::new(opts.gate),
             endpoint_url,
             region,
         })
@@ -217,16 +217,21 @@ mod tests {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("eu-west-1"))
             .build();
-        let opts = ClientOptions {
-            max_attempts: 5,
+        let mut opts = ClientOptions {
             endpoint_url: Some("http://127.0.0.1:9".into()),
             ..ClientOptions::default()
         };
+        opts.gate.retry.max_attempts = 5;
         let c = Clients::from_sdk_config(conf, &opts).unwrap();
         assert_eq!(c.endpoint_url(), Some("http://127.0.0.1:9"));
         assert_eq!(c.region(), "eu-west-1");
         let rc = c.ddb.config().retry_config().unwrap();
-        assert_eq!(rc.max_attempts(), 5);
+        assert_eq!(
+            rc.max_attempts(),
+            1,
+            "the SDK does not retry: the gate does"
+        );
+        assert_eq!(c.ddb_gate.policy().max_attempts, 5);
         let tc = c.sqs.config().timeout_config().unwrap();
         assert_eq!(
             tc.operation_attempt_timeout(),

@@ -9,14 +9,12 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey, PK, SK};
-use tokio::time::{sleep, Instant};
 use tracing::{debug, warn};
 
 use crate::convert::{from_sdk_item, key_of, key_of_sdk, key_to_sdk, to_sdk_item, to_sdk_value};
 use crate::error::Failure;
-use crate::store::{
-    ExpireOutcome, ExpireReport, RetryPolicy, ScanPage, Store, UpdateOutcome, WriteStats,
-};
+use crate::retry::Gate;
+use crate::store::{ExpireOutcome, ExpireReport, ScanPage, Store, UpdateOutcome, WriteStats};
 use crate::{AwsError, Clients};
 
 /// Largest BatchWriteItem request.
@@ -48,8 +46,6 @@ pub enum ExpireVia {
 /// Tuning of a [`DynamoStore`].
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Budget for unprocessed items/keys and throttled statements.
-    pub retry: RetryPolicy,
     pub expire_via: ExpireVia,
     /// UpdateItem requests in flight at once in [`ExpireVia::UpdateItem`].
     pub expire_concurrency: usize,
@@ -61,7 +57,6 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
-            retry: RetryPolicy::default(),
             expire_via: ExpireVia::Auto,
             expire_concurrency: 8,
             query_page_limit: None,
@@ -73,6 +68,8 @@ impl Default for StoreOptions {
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
+    /// Every request goes out through it (the one retry policy).
+    gate: Gate,
     table: String,
     opts: StoreOptions,
     partiql: bool,
@@ -102,6 +99,7 @@ impl DynamoStore {
         };
         Self {
             client: clients.ddb.clone(),
+            gate: clients.ddb_gate.clone(),
             table: table.into(),
             opts,
             partiql,
@@ -114,6 +112,12 @@ impl DynamoStore {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The gate this store's requests go through (retry budget, in-flight
+    /// limit, counters).
+    pub fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// Whether [`Store::expire`] uses BatchExecuteStatement.
@@ -204,7 +208,8 @@ impl DynamoStore {
             expr.push_str("REMOVE ");
             expr.push_str(&remove_parts.join(", "));
         }
-        self.client
+        let req = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_to_sdk(key)))
@@ -215,15 +220,16 @@ impl DynamoStore {
                 None
             } else {
                 Some(values)
-            })
-            .send()
+            });
+        self.gate
+            .send("UpdateItem", Some(key), || req.clone().send())
             .await
             .map(|_| ())
-            .map_err(|e| AwsError::sdk("UpdateItem", Some(key.clone()), e))
     }
 
     async fn create_map(&self, key: &ItemKey, attr: &str) -> Result<(), AwsError> {
-        self.client
+        let req = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_to_sdk(key)))
@@ -231,15 +237,15 @@ impl DynamoStore {
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#m", attr)
-            .expression_attribute_values(":empty", DdbValue::M(HashMap::new()))
-            .send()
+            .expression_attribute_values(":empty", DdbValue::M(HashMap::new()));
+        self.gate
+            .send("UpdateItem", Some(key), || req.clone().send())
             .await
             .map(|_| ())
-            .map_err(|e| AwsError::sdk("UpdateItem", Some(key.clone()), e))
     }
 
     async fn get_projected(&self, key: &ItemKey, attr: &str) -> Result<Option<Item>, AwsError> {
-        let out = self
+        let req = self
             .client
             .get_item()
             .table_name(&self.table)
@@ -247,10 +253,11 @@ impl DynamoStore {
             .consistent_read(true)
             .projection_expression("#pk, #m")
             .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#m", attr)
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("GetItem", Some(key.clone()), e))?;
+            .expression_attribute_names("#m", attr);
+        let out = self
+            .gate
+            .send("GetItem", Some(key), || req.clone().send())
+            .await?;
         out.item.map(|m| self.item("GetItem", m)).transpose()
     }
 
@@ -260,12 +267,11 @@ impl DynamoStore {
             self.table
         );
         let now_v = DdbValue::N(now.to_string());
-        let start = Instant::now();
         let mut report = ExpireReport::default();
         for chunk in keys.chunks(BATCH_STATEMENT_MAX) {
             let mut outcomes: Vec<Option<ExpireOutcome>> = (0..chunk.len()).map(|_| None).collect();
             let mut pending: Vec<usize> = (0..chunk.len()).collect();
-            let mut attempt = 1u32;
+            let mut budget = self.gate.budget();
             loop {
                 let mut statements = Vec::with_capacity(pending.len());
                 for &i in &pending {
@@ -281,16 +287,22 @@ impl DynamoStore {
                             .map_err(|e| invalid("BatchExecuteStatement", Some(k.clone()), e))?,
                     );
                 }
-                report.requests += 1;
-                let out = self
+                let req = self
                     .client
                     .batch_execute_statement()
-                    .set_statements(Some(statements))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::sdk("BatchExecuteStatement", chunk.get(pending[0]).cloned(), e)
-                    })?;
+                    .set_statements(Some(statements));
+                let before = budget.attempts();
+                let sent = self
+                    .gate
+                    .send_within(
+                        &mut budget,
+                        "BatchExecuteStatement",
+                        chunk.get(pending[0]),
+                        || req.clone().send(),
+                    )
+                    .await;
+                report.requests += budget.attempts() - before;
+                let out = sent?;
                 let responses = out.responses.unwrap_or_default();
                 let mut retry = Vec::new();
                 for (pos, &i) in pending.iter().enumerate() {
@@ -330,14 +342,10 @@ impl DynamoStore {
                 if retry.is_empty() {
                     break;
                 }
-                attempt += 1;
-                if attempt > self.opts.retry.max_attempts
-                    || start.elapsed() >= self.opts.retry.deadline
-                {
+                if self.gate.partial(&budget).await.is_none() {
                     warn!(table = %self.table, remaining = retry.len(), "expire: statements still failing after retry budget");
                     break;
                 }
-                sleep(self.opts.retry.backoff(attempt)).await;
                 pending = retry;
             }
             push_outcomes(
@@ -359,12 +367,14 @@ impl DynamoStore {
         let mut report = ExpireReport::default();
         for window in keys.chunks(self.opts.expire_concurrency.max(1)) {
             let mut set = tokio::task::JoinSet::new();
+            let deadline = crate::retry::current_deadline();
             for (i, key) in window.iter().enumerate() {
                 let client = self.client.clone();
+                let gate = self.gate.clone();
                 let table = self.table.clone();
                 let key = key.clone();
-                set.spawn(async move {
-                    let res = client
+                set.spawn(crate::retry::keep_deadline(deadline, async move {
+                    let req = client
                         .update_item()
                         .table_name(table)
                         .set_key(Some(key_to_sdk(&key)))
@@ -374,13 +384,14 @@ impl DynamoStore {
                         )
                         .expression_attribute_names("#pk", PK)
                         .expression_attribute_names("#ttl", "ttl")
-                        .expression_attribute_values(":now", DdbValue::N(now.to_string()))
-                        .send()
+                        .expression_attribute_values(":now", DdbValue::N(now.to_string()));
+                    let mut budget = gate.budget();
+                    let res = gate
+                        .send_within(&mut budget, "UpdateItem", Some(&key), || req.clone().send())
                         .await;
                     let outcome = match res {
                         Ok(_) => ExpireOutcome::Expired,
                         Err(e) => {
-                            let e = AwsError::sdk("UpdateItem", Some(key.clone()), e);
                             if is_condition_failed(&e) {
                                 ExpireOutcome::Skipped
                             } else {
@@ -388,17 +399,19 @@ impl DynamoStore {
                             }
                         }
                     };
-                    (i, outcome)
-                });
+                    (i, outcome, budget.attempts())
+                }));
             }
             let mut outs: Vec<Option<ExpireOutcome>> = (0..window.len()).map(|_| None).collect();
             while let Some(joined) = set.join_next().await {
                 match joined {
-                    Ok((i, o)) => outs[i] = Some(o),
+                    Ok((i, o, attempts)) => {
+                        outs[i] = Some(o);
+                        report.requests += attempts;
+                    }
                     Err(e) => std::panic::resume_unwind(e.into_panic()),
                 }
             }
-            report.requests += u32::try_from(window.len()).unwrap_or(u32::MAX);
             push_outcomes(&mut report, window, outs, "UpdateItem", "task lost");
         }
         Ok(report)
@@ -531,16 +544,21 @@ fn write_request_key(w: &WriteRequest) -> Option<ItemKey> {
 
 #[async_trait]
 impl Store for DynamoStore {
+    fn gate_stats(&self) -> Option<crate::retry::GateStats> {
+        Some(self.gate.stats())
+    }
+
     async fn get(&self, key: &ItemKey, consistent: bool) -> Result<Option<Item>, AwsError> {
-        let out = self
+        let req = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key_to_sdk(key)))
-            .consistent_read(consistent)
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("GetItem", Some(key.clone()), e))?;
+            .consistent_read(consistent);
+        let out = self
+            .gate
+            .send("GetItem", Some(key), || req.clone().send())
+            .await?;
         out.item.map(|m| self.item("GetItem", m)).transpose()
     }
 
@@ -552,12 +570,11 @@ impl Store for DynamoStore {
     ) -> Result<Vec<Item>, AwsError> {
         let keys = distinct_keys(keys);
         let proj = projection_names.map(|p| projection(p, true));
-        let start = Instant::now();
         let mut items = Vec::with_capacity(keys.len());
         for (n, chunk) in keys.chunks(BATCH_GET_MAX).enumerate() {
             let mut pending: Vec<HashMap<String, DdbValue>> =
                 chunk.iter().map(key_to_sdk).collect();
-            let mut attempt = 1u32;
+            let mut budget = self.gate.budget();
             loop {
                 let mut ka = KeysAndAttributes::builder()
                     .set_keys(Some(pending.clone()))
@@ -570,15 +587,14 @@ impl Store for DynamoStore {
                 let ka = ka
                     .build()
                     .map_err(|e| invalid("BatchGetItem", chunk.first().cloned(), e))?;
+                let req = self.client.batch_get_item().request_items(&self.table, ka);
+                let first = pending.first().and_then(key_of_sdk);
                 let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, ka)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::sdk("BatchGetItem", pending.first().and_then(key_of_sdk), e)
-                    })?;
+                    .gate
+                    .send_within(&mut budget, "BatchGetItem", first.as_ref(), || {
+                        req.clone().send()
+                    })
+                    .await?;
                 for m in out
                     .responses
                     .and_then(|mut r| r.remove(&self.table))
@@ -594,21 +610,17 @@ impl Store for DynamoStore {
                 if left.is_empty() {
                     break;
                 }
-                attempt += 1;
-                if attempt > self.opts.retry.max_attempts
-                    || start.elapsed() >= self.opts.retry.deadline
-                {
+                debug!(table = %self.table, left = left.len(), attempt = budget.attempts(), "BatchGetItem: unprocessed keys");
+                if self.gate.partial(&budget).await.is_none() {
                     let later = keys.len().saturating_sub((n + 1) * BATCH_GET_MAX);
                     return Err(AwsError::RetriesExhausted {
                         op: "BatchGetItem",
                         remaining: left.len() + later,
                         total: keys.len(),
-                        attempts: attempt - 1,
+                        attempts: budget.attempts(),
                         first_key: left.first().and_then(key_of_sdk),
                     });
                 }
-                debug!(table = %self.table, left = left.len(), attempt, "BatchGetItem: retrying unprocessed keys");
-                sleep(self.opts.retry.backoff(attempt)).await;
                 pending = left;
             }
         }
@@ -626,29 +638,28 @@ impl Store for DynamoStore {
         for (key, w) in writes {
             requests.push(write_request(&key, w)?);
         }
-        let start = Instant::now();
         let mut stats = WriteStats {
             items: total,
             ..WriteStats::default()
         };
         for (n, chunk) in requests.chunks(BATCH_WRITE_MAX).enumerate() {
             let mut pending = chunk.to_vec();
-            let mut attempt = 1u32;
+            let mut budget = self.gate.budget();
             loop {
-                stats.requests += 1;
-                let out = self
+                let req = self
                     .client
                     .batch_write_item()
-                    .request_items(&self.table, pending.clone())
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        AwsError::sdk(
-                            "BatchWriteItem",
-                            pending.first().and_then(write_request_key),
-                            e,
-                        )
-                    })?;
+                    .request_items(&self.table, pending.clone());
+                let first = pending.first().and_then(write_request_key);
+                let before = budget.attempts();
+                let sent = self
+                    .gate
+                    .send_within(&mut budget, "BatchWriteItem", first.as_ref(), || {
+                        req.clone().send()
+                    })
+                    .await;
+                stats.requests += budget.attempts() - before;
+                let out = sent?;
                 let left = out
                     .unprocessed_items
                     .and_then(|mut u| u.remove(&self.table))
@@ -656,22 +667,18 @@ impl Store for DynamoStore {
                 if left.is_empty() {
                     break;
                 }
-                attempt += 1;
-                if attempt > self.opts.retry.max_attempts
-                    || start.elapsed() >= self.opts.retry.deadline
-                {
+                debug!(table = %self.table, left = left.len(), attempt = budget.attempts(), "BatchWriteItem: unprocessed items");
+                if self.gate.partial(&budget).await.is_none() {
                     let later = total.saturating_sub((n + 1) * BATCH_WRITE_MAX);
                     return Err(AwsError::RetriesExhausted {
                         op: "BatchWriteItem",
                         remaining: left.len() + later,
                         total,
-                        attempts: attempt - 1,
+                        attempts: budget.attempts(),
                         first_key: left.first().and_then(write_request_key),
                     });
                 }
-                debug!(table = %self.table, left = left.len(), attempt, "BatchWriteItem: retrying unprocessed items");
                 stats.retried += left.len();
-                sleep(self.opts.retry.backoff(attempt)).await;
                 pending = left;
             }
         }
@@ -750,7 +757,7 @@ impl Store for DynamoStore {
             values.insert(format!(":v{i}"), to_sdk_value(v.clone()));
             parts.push(format!("#a{i} = :v{i}"));
         }
-        let sent = self
+        let req = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -758,10 +765,11 @@ impl Store for DynamoStore {
             .update_expression(format!("SET {}", parts.join(", ")))
             .condition_expression("attribute_exists(#pk)")
             .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("UpdateItem", Some(key.clone()), e));
+            .set_expression_attribute_values(Some(values));
+        let sent = self
+            .gate
+            .send("UpdateItem", Some(key), || req.clone().send())
+            .await;
         match sent {
             Ok(_) => Ok(UpdateOutcome::Applied),
             Err(e) if is_condition_failed(&e) => Ok(UpdateOutcome::TargetMissing),
@@ -792,10 +800,10 @@ impl Store for DynamoStore {
                 .expression_attribute_names("#a", attr)
                 .expression_attribute_values(":v", to_sdk_value(value.clone())),
         };
-        match req
-            .send()
+        match self
+            .gate
+            .send("PutItem", Some(&key), || req.clone().send())
             .await
-            .map_err(|e| AwsError::sdk("PutItem", Some(key), e))
         {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failed(&e) => Ok(false),
@@ -809,7 +817,7 @@ impl Store for DynamoStore {
         attr: &str,
         at_least: u64,
     ) -> Result<UpdateOutcome, AwsError> {
-        let sent = self
+        let req = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -818,10 +826,11 @@ impl Store for DynamoStore {
             .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(#a) OR #a < :v)")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#a", attr)
-            .expression_attribute_values(":v", DdbValue::N(at_least.to_string()))
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("UpdateItem", Some(key.clone()), e));
+            .expression_attribute_values(":v", DdbValue::N(at_least.to_string()));
+        let sent = self
+            .gate
+            .send("UpdateItem", Some(key), || req.clone().send())
+            .await;
         match sent {
             Ok(_) => Ok(UpdateOutcome::Applied),
             Err(e) if is_condition_failed(&e) => Ok(UpdateOutcome::Nothing),
@@ -863,7 +872,7 @@ impl Store for DynamoStore {
         let mut items = Vec::new();
         let mut start: Option<HashMap<String, DdbValue>> = None;
         loop {
-            let out = self
+            let req = self
                 .client
                 .query()
                 .table_name(&self.table)
@@ -877,10 +886,11 @@ impl Store for DynamoStore {
                         .query_page_limit
                         .map(|l| l.min(i32::MAX as u32) as i32),
                 )
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::sdk("Query", Some(key.clone()), e))?;
+                .set_exclusive_start_key(start.take());
+            let out = self
+                .gate
+                .send("Query", Some(&key), || req.clone().send())
+                .await?;
             for m in out.items.unwrap_or_default() {
                 items.push(self.item("Query", m)?);
             }
@@ -915,10 +925,10 @@ impl Store for DynamoStore {
                 .projection_expression(expr)
                 .set_expression_attribute_names(Some(names));
         }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("Scan", exclusive_start_key.clone(), e))?;
+        let out = self
+            .gate
+            .send("Scan", exclusive_start_key.as_ref(), || req.clone().send())
+            .await?;
         let mut items = Vec::new();
         for m in out.items.unwrap_or_default() {
             items.push(self.item("Scan", m)?);

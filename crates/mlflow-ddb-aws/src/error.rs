@@ -323,6 +323,26 @@ impl AwsError {
         classify(self).is_transient()
     }
 
+    /// Whether the error says the endpoint is saturated (throttling, a
+    /// timeout, 503): the [`Gate`](crate::Gate) halves its in-flight limit
+    /// on these. A 500 or a refused connection is transient but says
+    /// nothing about load.
+    pub fn is_overload(&self) -> bool {
+        match self.failure() {
+            Some(Failure::Timeout)
+            | Some(Failure::Dispatch {
+                kind: DispatchKind::Timeout,
+            }) => true,
+            Some(Failure::Service { code, status, .. }) => {
+                THROTTLING.contains(&code.as_str())
+                    || *status == Some(503)
+                    || *status == Some(429)
+                    || code.starts_with("ServiceUnavailable")
+            }
+            _ => false,
+        }
+    }
+
     /// The service error code, when the service answered with one.
     pub fn code(&self) -> Option<&str> {
         match self.failure() {

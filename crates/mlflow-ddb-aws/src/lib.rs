@@ -10,7 +10,9 @@
 //! - [`StreamReader`]: shards, iterators, records as `aws_lambda_events` records.
 //! - [`Queue`]: [`SqsQueue`], [`MemoryQueue`].
 //! - [`table`]: create a table like the reference's template, enable its stream.
-//! - [`classify`]: the one decision "retry or not" for every error.
+//! - [`classify`]: the one decision "retry or not" for every error;
+//!   [`retry`]: the one retry policy (budget, full-jitter backoff, deadline)
+//!   and the adaptive in-flight limit, every request through a [`Gate`].
 //! - `testkit` (feature): fresh tables on the local endpoint, a fault proxy.
 
 pub mod client;
@@ -21,6 +23,7 @@ pub mod error;
 pub mod mappings;
 pub mod memory;
 pub mod queue;
+pub mod retry;
 pub mod store;
 pub mod streams;
 pub mod table;
@@ -32,9 +35,9 @@ pub use dynamo::{DynamoStore, ExpireVia, StoreOptions};
 pub use error::{classify, AwsError, Classification, DispatchKind, ErrorClass, Failure};
 pub use memory::MemoryStore;
 pub use queue::{MemoryQueue, Queue, QueueMessage, SqsQueue};
+pub use retry::{with_deadline, Budget, Gate, GateOptions, GateStats, RetryPolicy};
 pub use store::{
-    ExpireOutcome, ExpireReport, FormatProbe, RetryPolicy, ScanPage, Store, UpdateOutcome,
-    WriteStats,
+    ExpireOutcome, ExpireReport, FormatProbe, ScanPage, Store, UpdateOutcome, WriteStats,
 };
 pub use streams::{RecordsPage, ShardInfo, ShardStart, StreamReader};
 pub use table::{create_table, describe_table, enable_stream, format_evidence, TableSummary};

@@ -44,6 +44,7 @@ pub trait Queue: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct SqsQueue {
     client: Client,
+    gate: crate::Gate,
     url: String,
 }
 
@@ -51,6 +52,7 @@ impl SqsQueue {
     pub fn new(clients: &Clients, queue_url: impl Into<String>) -> Self {
         Self {
             client: clients.sqs.clone(),
+            gate: clients.sqs_gate.clone(),
             url: queue_url.into(),
         }
     }
@@ -61,13 +63,12 @@ impl SqsQueue {
 
     /// Create (or get) a standard queue by name and return it.
     pub async fn create(clients: &Clients, name: &str) -> Result<Self, AwsError> {
-        let out = clients
-            .sqs
-            .create_queue()
-            .queue_name(name)
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("CreateQueue", None, e))?;
+        let out = crate::gated!(
+            clients.sqs_gate,
+            "CreateQueue",
+            None,
+            clients.sqs.create_queue().queue_name(name)
+        )?;
         let url = out.queue_url.ok_or_else(|| AwsError::Invalid {
             op: "CreateQueue",
             key: None,
@@ -101,25 +102,25 @@ impl Queue for SqsQueue {
                 })?;
             req = req.message_attributes(k, value);
         }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("SendMessage", None, e))?;
+        let out = crate::gated!(self.gate, "SendMessage", None, req)?;
         Ok(out.message_id.unwrap_or_default())
     }
 
     async fn receive(&self, max: u32, wait: Duration) -> Result<Vec<QueueMessage>, AwsError> {
-        let out = self
-            .client
-            .receive_message()
-            .queue_url(&self.url)
-            .max_number_of_messages(i32::try_from(max.clamp(1, 10)).unwrap_or(10))
-            .wait_time_seconds(i32::try_from(wait.as_secs().min(20)).unwrap_or(20))
-            .message_attribute_names("All")
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("ReceiveMessage", None, e))?;
+        let out = crate::gated!(
+            self.gate,
+            "ReceiveMessage",
+            None,
+            self.client
+                .receive_message()
+                .queue_url(&self.url)
+                .max_number_of_messages(i32::try_from(max.clamp(1, 10)).unwrap_or(10))
+                .wait_time_seconds(i32::try_from(wait.as_secs().min(20)).unwrap_or(20))
+                .message_attribute_names("All")
+                .message_system_attribute_names(
+                    MessageSystemAttributeName::ApproximateReceiveCount
+                )
+        )?;
         Ok(out
             .messages
             .unwrap_or_default()
@@ -145,25 +146,28 @@ impl Queue for SqsQueue {
     }
 
     async fn delete(&self, receipt_handle: &str) -> Result<(), AwsError> {
-        self.client
-            .delete_message()
-            .queue_url(&self.url)
-            .receipt_handle(receipt_handle)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| AwsError::sdk("DeleteMessage", None, e))
+        crate::gated!(
+            self.gate,
+            "DeleteMessage",
+            None,
+            self.client
+                .delete_message()
+                .queue_url(&self.url)
+                .receipt_handle(receipt_handle)
+        )
+        .map(|_| ())
     }
 
     async fn depth(&self) -> Result<u64, AwsError> {
-        let out = self
-            .client
-            .get_queue_attributes()
-            .queue_url(&self.url)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("GetQueueAttributes", None, e))?;
+        let out = crate::gated!(
+            self.gate,
+            "GetQueueAttributes",
+            None,
+            self.client
+                .get_queue_attributes()
+                .queue_url(&self.url)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        )?;
         Ok(out
             .attributes
             .as_ref()

@@ -6,7 +6,6 @@
 //! one boxed future per call, is nothing next to a network round trip.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use mlflow_ddb_core::format::FormatEvidence;
@@ -18,6 +17,12 @@ use crate::AwsError;
 /// plan can be executed again after any failure.
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// What the requests of this store have cost so far (attempts, retries,
+    /// in-flight limit), when it sends any: `None` for in-memory stores.
+    fn gate_stats(&self) -> Option<crate::retry::GateStats> {
+        None
+    }
+
     /// One item, or `None` when absent.
     async fn get(&self, key: &ItemKey, consistent: bool) -> Result<Option<Item>, AwsError>;
 
@@ -230,79 +235,4 @@ pub struct ScanPage {
     pub items: Vec<Item>,
     /// Where the next page starts; `None` at the end of the segment.
     pub last_key: Option<ItemKey>,
-}
-
-/// The adapter's own retry budget, for partial successes only (see the
-/// `client` module for how it relates to the SDK's retries).
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts per chunk, the first included.
-    pub max_attempts: u32,
-    /// Backoff before the 2nd attempt; doubles per attempt (full jitter).
-    pub base_delay: Duration,
-    /// Largest backoff.
-    pub max_delay: Duration,
-    /// Give up when this much time has passed since the call began.
-    pub deadline: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 10,
-            base_delay: Duration::from_millis(50),
-            max_delay: Duration::from_secs(2),
-            deadline: Duration::from_secs(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// Backoff before attempt `attempt` (2 = first retry): a uniform random
-    /// duration in `[d/2, d]` with `d = min(max_delay, base_delay * 2^(attempt-2))`.
-    /// Half-jitter rather than full jitter, so a retry never goes out at once.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = attempt.saturating_sub(2).min(20);
-        let d = self
-            .base_delay
-            .saturating_mul(1u32 << exp)
-            .min(self.max_delay);
-        let half = d / 2;
-        let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-        half + Duration::from_nanos(fastrand::u64(0..=nanos))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_is_capped_and_jittered() {
-        let p = RetryPolicy {
-            max_attempts: 10,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(1000),
-            deadline: Duration::from_secs(10),
-        };
-        for _ in 0..200 {
-            let b2 = p.backoff(2);
-            assert!(
-                b2 >= Duration::from_millis(50) && b2 <= Duration::from_millis(100),
-                "{b2:?}"
-            );
-            let b4 = p.backoff(4);
-            assert!(
-                b4 >= Duration::from_millis(200) && b4 <= Duration::from_millis(400),
-                "{b4:?}"
-            );
-            let b30 = p.backoff(30);
-            assert!(
-                b30 >= Duration::from_millis(500) && b30 <= Duration::from_millis(1000),
-                "{b30:?}"
-            );
-        }
-        let distinct: std::collections::HashSet<_> = (0..50).map(|_| p.backoff(3)).collect();
-        assert!(distinct.len() > 1, "no jitter");
-    }
 }

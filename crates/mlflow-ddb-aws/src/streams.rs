@@ -47,6 +47,7 @@ pub struct RecordsPage {
 #[derive(Debug, Clone)]
 pub struct StreamReader {
     client: Client,
+    gate: crate::Gate,
     region: String,
 }
 
@@ -54,6 +55,7 @@ impl StreamReader {
     pub fn new(clients: &Clients) -> Self {
         Self {
             client: clients.streams.clone(),
+            gate: clients.streams_gate.clone(),
             region: clients.region().to_owned(),
         }
     }
@@ -63,14 +65,15 @@ impl StreamReader {
         let mut shards = Vec::new();
         let mut start: Option<String> = None;
         loop {
-            let out = self
-                .client
-                .describe_stream()
-                .stream_arn(stream_arn)
-                .set_exclusive_start_shard_id(start.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::sdk("DescribeStream", None, e))?;
+            let out = crate::gated!(
+                self.gate,
+                "DescribeStream",
+                None,
+                self.client
+                    .describe_stream()
+                    .stream_arn(stream_arn)
+                    .set_exclusive_start_shard_id(start.take())
+            )?;
             let Some(desc) = out.stream_description else {
                 break;
             };
@@ -109,16 +112,17 @@ impl StreamReader {
                 (ShardIteratorType::AfterSequenceNumber, Some(s.clone()))
             }
         };
-        let out = self
-            .client
-            .get_shard_iterator()
-            .stream_arn(stream_arn)
-            .shard_id(shard_id)
-            .shard_iterator_type(kind)
-            .set_sequence_number(seq)
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("GetShardIterator", None, e))?;
+        let out = crate::gated!(
+            self.gate,
+            "GetShardIterator",
+            None,
+            self.client
+                .get_shard_iterator()
+                .stream_arn(stream_arn)
+                .shard_id(shard_id)
+                .shard_iterator_type(kind)
+                .set_sequence_number(seq)
+        )?;
         out.shard_iterator.ok_or_else(|| AwsError::Table {
             op: "GetShardIterator",
             table: stream_arn.to_owned(),
@@ -134,14 +138,15 @@ impl StreamReader {
         iterator: &str,
         limit: Option<u32>,
     ) -> Result<RecordsPage, AwsError> {
-        let out = self
-            .client
-            .get_records()
-            .shard_iterator(iterator)
-            .set_limit(limit.map(|l| i32::try_from(l.min(1000)).unwrap_or(1000)))
-            .send()
-            .await
-            .map_err(|e| AwsError::sdk("GetRecords", None, e))?;
+        let out = crate::gated!(
+            self.gate,
+            "GetRecords",
+            None,
+            self.client
+                .get_records()
+                .shard_iterator(iterator)
+                .set_limit(limit.map(|l| i32::try_from(l.min(1000)).unwrap_or(1000)))
+        )?;
         let mut records = Vec::new();
         for r in out.records.unwrap_or_default() {
             records.push(to_event_record(r, stream_arn, &self.region)?);

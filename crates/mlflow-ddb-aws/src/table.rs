@@ -169,24 +169,24 @@ pub async fn create_table(
     if stream {
         req = req.stream_specification(new_and_old_images()?);
     }
-    req.send()
-        .await
-        .map_err(|e| AwsError::sdk("CreateTable", None, e))?;
+    crate::gated!(crate::retry::control_gate(), "CreateTable", None, req)?;
     wait_for(client, name, "ACTIVE", |s| s.status == "ACTIVE").await?;
 
-    client
-        .update_time_to_live()
-        .table_name(name)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name(TTL_ATTRIBUTE)
-                .enabled(true)
-                .build()
-                .map_err(|e| build_err("UpdateTimeToLive", e))?,
-        )
-        .send()
-        .await
-        .map_err(|e| AwsError::sdk("UpdateTimeToLive", None, e))?;
+    crate::gated!(
+        crate::retry::control_gate(),
+        "UpdateTimeToLive",
+        None,
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(TTL_ATTRIBUTE)
+                    .enabled(true)
+                    .build()
+                    .map_err(|e| build_err("UpdateTimeToLive", e))?,
+            )
+    )?;
 
     enable_pitr(client, name).await?;
     describe_table(client, name).await
@@ -206,21 +206,23 @@ async fn enable_pitr(client: &Client, name: &str) -> Result<(), AwsError> {
     let start = Instant::now();
     let mut delay = POLL;
     loop {
-        let res = client
-            .update_continuous_backups()
-            .table_name(name)
-            .point_in_time_recovery_specification(
-                PointInTimeRecoverySpecification::builder()
-                    .point_in_time_recovery_enabled(true)
-                    .build()
-                    .map_err(|e| build_err("UpdateContinuousBackups", e))?,
-            )
-            .send()
-            .await;
+        let res = crate::gated!(
+            crate::retry::control_gate(),
+            "UpdateContinuousBackups",
+            None,
+            client
+                .update_continuous_backups()
+                .table_name(name)
+                .point_in_time_recovery_specification(
+                    PointInTimeRecoverySpecification::builder()
+                        .point_in_time_recovery_enabled(true)
+                        .build()
+                        .map_err(|e| build_err("UpdateContinuousBackups", e))?,
+                )
+        );
         match res {
             Ok(_) => return Ok(()),
             Err(e) => {
-                let e = AwsError::sdk("UpdateContinuousBackups", None, e);
                 if !e.has_code("ContinuousBackupsUnavailableException")
                     || start.elapsed() > ACTIVE_WAIT
                 {
@@ -235,12 +237,12 @@ async fn enable_pitr(client: &Client, name: &str) -> Result<(), AwsError> {
 
 /// Whether point-in-time recovery is enabled.
 pub async fn point_in_time_recovery(client: &Client, name: &str) -> Result<bool, AwsError> {
-    let out = client
-        .describe_continuous_backups()
-        .table_name(name)
-        .send()
-        .await
-        .map_err(|e| AwsError::sdk("DescribeContinuousBackups", None, e))?;
+    let out = crate::gated!(
+        crate::retry::control_gate(),
+        "DescribeContinuousBackups",
+        None,
+        client.describe_continuous_backups().table_name(name)
+    )?;
     Ok(out
         .continuous_backups_description
         .and_then(|d| d.point_in_time_recovery_description)
@@ -267,13 +269,15 @@ pub async fn enable_stream(client: &Client, name: &str) -> Result<String, AwsErr
             }),
         };
     }
-    client
-        .update_table()
-        .table_name(name)
-        .stream_specification(new_and_old_images()?)
-        .send()
-        .await
-        .map_err(|e| AwsError::sdk("UpdateTable", None, e))?;
+    crate::gated!(
+        crate::retry::control_gate(),
+        "UpdateTable",
+        None,
+        client
+            .update_table()
+            .table_name(name)
+            .stream_specification(new_and_old_images()?)
+    )?;
     let s = wait_for(client, name, "ACTIVE with a stream", |s| {
         s.status == "ACTIVE" && s.stream_enabled && s.stream_arn.is_some()
     })
@@ -287,24 +291,24 @@ pub async fn enable_stream(client: &Client, name: &str) -> Result<String, AwsErr
 
 /// DescribeTable + DescribeTimeToLive, summarized.
 pub async fn describe_table(client: &Client, name: &str) -> Result<TableSummary, AwsError> {
-    let out = client
-        .describe_table()
-        .table_name(name)
-        .send()
-        .await
-        .map_err(|e| AwsError::sdk("DescribeTable", None, e))?;
+    let out = crate::gated!(
+        crate::retry::control_gate(),
+        "DescribeTable",
+        None,
+        client.describe_table().table_name(name)
+    )?;
     let t = out.table.ok_or_else(|| AwsError::Table {
         op: "DescribeTable",
         table: name.to_owned(),
         reason: "no table description in the answer".into(),
     })?;
-    let ttl = client
-        .describe_time_to_live()
-        .table_name(name)
-        .send()
-        .await
-        .map_err(|e| AwsError::sdk("DescribeTimeToLive", None, e))?
-        .time_to_live_description;
+    let ttl = crate::gated!(
+        crate::retry::control_gate(),
+        "DescribeTimeToLive",
+        None,
+        client.describe_time_to_live().table_name(name)
+    )?
+    .time_to_live_description;
     let stream_enabled = t
         .stream_specification
         .as_ref()
@@ -378,35 +382,38 @@ pub const FORMAT_SAMPLE: i32 = 20;
 /// only). The schema decides; a sample that fails (no permission on the
 /// index, a table without `gsi2`) is logged and left empty.
 pub async fn format_evidence(client: &Client, name: &str) -> Result<FormatEvidence, AwsError> {
-    let out = client
-        .describe_table()
-        .table_name(name)
-        .send()
-        .await
-        .map_err(|e| AwsError::sdk("DescribeTable", None, e))?;
+    let out = crate::gated!(
+        crate::retry::control_gate(),
+        "DescribeTable",
+        None,
+        client.describe_table().table_name(name)
+    )?;
     let lsi2sk_type = out
         .table
         .iter()
         .flat_map(|t| t.attribute_definitions.iter().flatten())
         .find(|a| a.attribute_name == "lsi2sk")
         .map(|a| a.attribute_type.as_str().to_owned());
-    let sample = client
-        .query()
-        .table_name(name)
-        .index_name("gsi2")
-        .key_condition_expression("#p = :p")
-        .expression_attribute_names("#p", GSI2_PK)
-        .expression_attribute_names("#sk", "SK")
-        .expression_attribute_values(
-            ":p",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!(
-                "{GSI2_FTS_NAMES_PREFIX}{DEFAULT_WORKSPACE}"
-            )),
-        )
-        .projection_expression("#sk")
-        .limit(FORMAT_SAMPLE)
-        .send()
-        .await;
+    let sample = crate::gated!(
+        crate::retry::control_gate(),
+        "Query",
+        None,
+        client
+            .query()
+            .table_name(name)
+            .index_name("gsi2")
+            .key_condition_expression("#p = :p")
+            .expression_attribute_names("#p", GSI2_PK)
+            .expression_attribute_names("#sk", "SK")
+            .expression_attribute_values(
+                ":p",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!(
+                    "{GSI2_FTS_NAMES_PREFIX}{DEFAULT_WORKSPACE}"
+                )),
+            )
+            .projection_expression("#sk")
+            .limit(FORMAT_SAMPLE)
+    );
     let forward_sks = match sample {
         Ok(out) => out
             .items
@@ -418,7 +425,6 @@ pub async fn format_evidence(client: &Client, name: &str) -> Result<FormatEviden
             })
             .collect(),
         Err(e) => {
-            let e = AwsError::sdk("Query", None, e);
             tracing::warn!(table = %name, error = %e, "format detection: no FTS key sample; the schema decides");
             Vec::new()
         }

@@ -7,7 +7,7 @@ use mlflow_ddb_aws::testkit::Fault;
 use mlflow_ddb_aws::testkit::{self, item, key, FaultProxy, TestTable};
 use mlflow_ddb_aws::{
     classify, AwsError, ClientOptions, Clients, DispatchKind, DynamoStore, ErrorClass, Failure,
-    RetryPolicy, Store, StoreOptions, WriteStats,
+    RetryPolicy, Store, WriteStats,
 };
 use mlflow_ddb_core::item::{Item, ItemKey};
 
@@ -15,24 +15,26 @@ const GET: &str = "DynamoDB_20120810.GetItem";
 const BATCH_WRITE: &str = "DynamoDB_20120810.BatchWriteItem";
 const BATCH_GET: &str = "DynamoDB_20120810.BatchGetItem";
 
+/// A policy of `max_attempts` attempts per logical request, test backoffs.
+fn attempts(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        ..testkit::retry_policy()
+    }
+}
+
 /// A table, a proxy in front of the emulator, and a store going through it
-/// with `max_attempts` SDK attempts.
-async fn setup(max_attempts: u32, retry: RetryPolicy) -> (TestTable, FaultProxy, DynamoStore) {
+/// with `retry` as its one retry policy.
+async fn setup(retry: RetryPolicy) -> (TestTable, FaultProxy, DynamoStore) {
     let t = TestTable::new("v0.1", false).await;
     let proxy = FaultProxy::start(&testkit::endpoint()).await.unwrap();
-    let clients = testkit::clients_with(&ClientOptions {
-        max_attempts,
+    let mut opts = ClientOptions {
         endpoint_url: Some(proxy.url().to_owned()),
         ..testkit::client_options()
-    })
-    .await;
-    let store = t.store_via(
-        &clients,
-        StoreOptions {
-            retry,
-            ..TestTable::store_options()
-        },
-    );
+    };
+    opts.gate.retry = retry;
+    let clients = testkit::clients_with(&opts).await;
+    let store = t.store_via(&clients, TestTable::store_options());
     (t, proxy, store)
 }
 
@@ -45,7 +47,7 @@ fn service_code(e: &AwsError) -> Option<(&str, Option<u16>)> {
 
 #[tokio::test]
 async fn throttling_is_transient() {
-    let (_t, proxy, store) = setup(1, testkit::retry_policy()).await;
+    let (_t, proxy, store) = setup(attempts(1)).await;
     proxy.inject(GET, 1, Fault::throttling());
     let err = store.get(&key("P", "1"), true).await.unwrap_err();
     assert_eq!(
@@ -59,8 +61,8 @@ async fn throttling_is_transient() {
 }
 
 #[tokio::test]
-async fn sdk_retries_through_brief_throttling() {
-    let (_t, proxy, store) = setup(3, testkit::retry_policy()).await;
+async fn the_gate_retries_through_brief_throttling() {
+    let (_t, proxy, store) = setup(testkit::retry_policy()).await;
     store
         .batch_write(vec![item("P", "1", [])], vec![])
         .await
@@ -70,17 +72,63 @@ async fn sdk_retries_through_brief_throttling() {
     assert_eq!(got, Some(item("P", "1", [])));
     assert_eq!(proxy.seen(GET), 3);
     assert_eq!(proxy.pending_faults(), 0);
+}
 
-    // Longer than the SDK's budget: the error surfaces, transient.
-    proxy.inject(GET, 3, Fault::throttling());
-    let err = store.get(&key("P", "1"), true).await.unwrap_err();
-    assert!(err.is_transient(), "{err}");
-    assert_eq!(proxy.seen(GET), 6);
+/// Under 100 % throttling a logical request is sent exactly its budget of
+/// times: the SDK adds no attempts of its own (its retries are off), and
+/// unprocessed-item resends draw on the same budget.
+#[tokio::test]
+async fn under_total_throttling_attempts_never_exceed_the_budget() {
+    let budget = testkit::retry_policy().max_attempts;
+    let (_t, proxy, store) = setup(testkit::retry_policy()).await;
+    proxy.inject_rate("*", 1.0, vec![Fault::throttling()], 1);
+    for op in 0..3 {
+        let before = (proxy.seen(GET), proxy.seen(BATCH_WRITE));
+        let err = match op {
+            0 => store.get(&key("P", "1"), true).await.unwrap_err(),
+            1 => store.batch_write(puts(10), vec![]).await.unwrap_err(),
+            _ => store
+                .update_attrs(
+                    &key("P", "1"),
+                    &[(
+                        "a".to_owned(),
+                        mlflow_ddb_core::item::AttributeValue::S("b".into()),
+                    )]
+                    .into_iter()
+                    .collect(),
+                )
+                .await
+                .unwrap_err(),
+        };
+        assert!(err.is_transient(), "{err}");
+        let sent = match op {
+            0 => proxy.seen(GET) - before.0,
+            1 => proxy.seen(BATCH_WRITE) - before.1,
+            _ => proxy.seen("DynamoDB_20120810.UpdateItem"),
+        };
+        assert_eq!(sent as u32, budget, "op {op}: {err}");
+    }
+    let stats = store.gate().stats();
+    assert_eq!(stats.attempts, 3 * u64::from(budget), "{stats:?}");
+    assert_eq!(stats.exhausted, 3, "{stats:?}");
+    assert!(stats.limit < 32, "the in-flight limit came down: {stats:?}");
+    proxy.clear_rates();
+
+    // A throttle and unprocessed items share one budget.
+    let (_t, proxy, store) = setup(attempts(3)).await;
+    proxy.inject(BATCH_WRITE, 1, Fault::throttling());
+    proxy.inject(BATCH_WRITE, 100, Fault::Unprocessed { keep: 0 });
+    let err = store.batch_write(puts(5), vec![]).await.unwrap_err();
+    assert!(
+        matches!(err, AwsError::RetriesExhausted { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(proxy.seen(BATCH_WRITE), 3);
 }
 
 #[tokio::test]
 async fn server_errors_are_transient() {
-    let (_t, proxy, store) = setup(1, testkit::retry_policy()).await;
+    let (_t, proxy, store) = setup(attempts(1)).await;
     for status in [500, 503] {
         proxy.inject(GET, 1, Fault::server_error(status));
         let err = store.get(&key("P", "1"), true).await.unwrap_err();
@@ -95,7 +143,7 @@ async fn server_errors_are_transient() {
 
 #[tokio::test]
 async fn a_dropped_connection_is_transient() {
-    let (_t, proxy, store) = setup(1, testkit::retry_policy()).await;
+    let (_t, proxy, store) = setup(attempts(1)).await;
     proxy.inject(GET, 1, Fault::Hangup);
     let err = store.get(&key("P", "1"), true).await.unwrap_err();
     assert_eq!(
@@ -117,13 +165,13 @@ async fn a_dead_endpoint_is_transient() {
         .local_addr()
         .unwrap()
         .port();
-    let clients = testkit::clients_with(&ClientOptions {
-        max_attempts: 1,
+    let mut opts = ClientOptions {
         endpoint_url: Some(format!("http://127.0.0.1:{port}")),
         connect_timeout: Duration::from_secs(2),
         ..testkit::client_options()
-    })
-    .await;
+    };
+    opts.gate.retry = attempts(1);
+    let clients = testkit::clients_with(&opts).await;
     let store = DynamoStore::new(&clients, "nope");
     let err = store.get(&key("P", "1"), true).await.unwrap_err();
     assert_eq!(
@@ -194,7 +242,7 @@ fn puts(n: usize) -> Vec<Item> {
 
 #[tokio::test]
 async fn unprocessed_items_are_retried_until_written() {
-    let (_t, proxy, store) = setup(3, testkit::retry_policy()).await;
+    let (_t, proxy, store) = setup(testkit::retry_policy()).await;
     proxy.inject(BATCH_WRITE, 3, Fault::Unprocessed { keep: 5 });
     let stats = store.batch_write(puts(30), vec![]).await.unwrap();
     // Chunk 1 (25): 5 written per faulted request, 20 + 15 + 10 resent,
@@ -216,7 +264,7 @@ async fn unprocessed_items_are_retried_until_written() {
 
 #[tokio::test]
 async fn unprocessed_keys_are_retried_until_read() {
-    let (_t, proxy, store) = setup(3, testkit::retry_policy()).await;
+    let (_t, proxy, store) = setup(testkit::retry_policy()).await;
     store.batch_write(puts(150), vec![]).await.unwrap();
     proxy.inject(BATCH_GET, 2, Fault::Unprocessed { keep: 10 });
     proxy.inject(BATCH_GET, 1, Fault::Unprocessed { keep: 0 });
@@ -231,11 +279,7 @@ async fn unprocessed_keys_are_retried_until_read() {
 
 #[tokio::test]
 async fn unprocessed_items_beyond_the_budget_are_a_transient_error() {
-    let budget = RetryPolicy {
-        max_attempts: 3,
-        ..testkit::retry_policy()
-    };
-    let (_t, proxy, store) = setup(3, budget).await;
+    let (_t, proxy, store) = setup(attempts(3)).await;
     proxy.inject(BATCH_WRITE, 100, Fault::Unprocessed { keep: 0 });
     let err = store.batch_write(puts(40), vec![]).await.unwrap_err();
     match &err {
@@ -260,7 +304,7 @@ async fn unprocessed_items_beyond_the_budget_are_a_transient_error() {
 
 #[tokio::test]
 async fn a_garbled_response_is_transient_and_leaks_no_values() {
-    let (_t, proxy, store) = setup(1, testkit::retry_policy()).await;
+    let (_t, proxy, store) = setup(attempts(1)).await;
     // A truncated GetItem answer carrying a value.
     let body =
         r#"{"Item": {"PK": {"S": "P"}, "SK": {"S": "1"}, "tags": {"M": {"k": {"S": "s3cr3t-value"#;

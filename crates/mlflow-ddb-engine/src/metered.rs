@@ -100,6 +100,10 @@ impl MeteredStore {
 
 #[async_trait]
 impl Store for MeteredStore {
+    fn gate_stats(&self) -> Option<mlflow_ddb_aws::GateStats> {
+        self.inner.gate_stats()
+    }
+
     async fn get(&self, key: &ItemKey, consistent: bool) -> Result<Option<Item>, AwsError> {
         add(&self.counters.get, 1);
         self.inner.get(key, consistent).await

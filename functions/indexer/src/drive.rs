@@ -178,8 +178,14 @@ pub async fn run_segment(
                 }
             }
             Err(e) if e.is_transient() && failures + 1 < opts.max_attempts => {
+                // What a Step Functions Retry does for the Lambda task: the
+                // invocation (not a request: each was retried by the
+                // adapter) again, from the last continuation, after a
+                // backoff of the same policy.
                 failures += 1;
-                warn!(segment = state.segment, error = %e, failures, "invocation failed: again");
+                let wait = mlflow_ddb_aws::RetryPolicy::default().backoff(failures);
+                warn!(segment = state.segment, error = %e, failures, wait_ms = wait.as_millis() as u64, "invocation failed: again from the last continuation");
+                tokio::time::sleep(wait).await;
             }
             Err(e) => return Err(e),
         }

@@ -101,6 +101,19 @@ pub fn target_of(profile: &Profile, config: &Config, key: &ItemKey) -> Option<It
 /// always progresses.
 pub async fn handle(
     deps: &Deps,
+    state: SegmentState,
+    deadline: Instant,
+) -> Result<SegmentState, IndexerError> {
+    // No retry of a request made for this invocation waits past it.
+    mlflow_ddb_aws::with_deadline(
+        tokio::time::Instant::from_std(deadline),
+        handle_within(deps, state, deadline),
+    )
+    .await
+}
+
+async fn handle_within(
+    deps: &Deps,
     mut state: SegmentState,
     deadline: Instant,
 ) -> Result<SegmentState, IndexerError> {
@@ -312,7 +325,10 @@ async fn reconcile_page(
         }
         remove_foreign(store, state, foreign, counts, drift).await;
         counts.targets += targets.len() as u64;
-        let mut outcomes = reconcile_targets(
+        // Each request was retried by the adapter's one policy; a target
+        // still failing is reported (and the invocation resumes from its
+        // continuation), not retried again here.
+        let outcomes = reconcile_targets(
             store,
             profile,
             config,
@@ -321,31 +337,6 @@ async fn reconcile_page(
             deps.settings.concurrency,
         )
         .await;
-        // One more attempt for targets that failed transiently (the adapter
-        // has retried each request already).
-        let retry: Vec<ItemKey> = outcomes
-            .iter()
-            .filter(|o| o.result.as_ref().is_err_and(|e| e.is_transient()))
-            .map(|o| o.target.clone())
-            .collect();
-        if !retry.is_empty() {
-            warn!(
-                segment = state.segment,
-                targets = retry.len(),
-                "retrying failed targets"
-            );
-            let again = reconcile_targets(
-                store,
-                profile,
-                config,
-                &retry,
-                mode,
-                deps.settings.concurrency,
-            )
-            .await;
-            outcomes.retain(|o| !retry.contains(&o.target));
-            outcomes.extend(again);
-        }
         for o in &outcomes {
             if o.result.as_ref().is_err_and(|e| e.is_index_type_mismatch()) {
                 // The table under this name is not in the format read at

@@ -17,8 +17,11 @@
 //!    one reconciliation shared with the indexer, level-triggered (reads
 //!    the current state, writes only the difference; an already-right
 //!    target costs zero writes).
-//! 4. Transient failures (throttling, 5xx, timeouts) are retried with
-//!    backoff while the deadline allows. A unit still failing cuts the
+//! 4. Transient failures (throttling, 5xx, timeouts) are retried by the
+//!    adapter's one retry policy ([`mlflow_ddb_aws::retry`]: an attempt
+//!    budget per request, full-jitter backoff, bounded by this invocation's
+//!    deadline, which the handler sets); the handler adds no retry of its
+//!    own. A unit still failing cuts the
 //!    batch at the first record that needs it: no later chunk is started,
 //!    and that record's sequence number is the one reported; Lambda resends
 //!    from there. (Later records of chunks already executed were reconciled
@@ -66,14 +69,9 @@ pub struct Settings {
     /// Work units per chunk: the granularity at which a failure stops the
     /// batch.
     pub chunk_units: usize,
-    /// Stop retrying this long before the invocation's deadline.
+    /// Stop retrying (and stop starting work) this long before the
+    /// invocation's deadline.
     pub deadline_margin: Duration,
-    /// Retries of a failing unit within one invocation (the first attempt
-    /// not counted).
-    pub max_retries: u32,
-    /// First backoff; doubles per retry, half-jittered, capped.
-    pub retry_base: Duration,
-    pub retry_max: Duration,
 }
 
 impl Default for Settings {
@@ -85,22 +83,7 @@ impl Default for Settings {
             concurrency: 16,
             chunk_units: 64,
             deadline_margin: Duration::from_secs(2),
-            max_retries: 8,
-            retry_base: Duration::from_millis(100),
-            retry_max: Duration::from_secs(5),
         }
-    }
-}
-
-impl Settings {
-    fn backoff(&self, retry: u32) -> Duration {
-        let d = self
-            .retry_base
-            .saturating_mul(1u32 << retry.min(16))
-            .min(self.retry_max);
-        let half = d / 2;
-        let nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-        half + Duration::from_nanos(fastrand::u64(0..=nanos))
     }
 }
 
@@ -234,8 +217,30 @@ fn aws_error_kind(e: &AwsError) -> &'static str {
     }
 }
 
-/// Process one batch of stream records (Lambda's JSON shape).
+/// Process one batch of stream records (Lambda's JSON shape). Every request
+/// made for it retries within `deadline` less the margin.
 pub async fn process_records(
+    deps: &Deps,
+    records: &[Value],
+    origin: Origin,
+    deadline: Instant,
+) -> BatchResult {
+    let stop = deadline
+        .checked_sub(deps.settings.deadline_margin)
+        .unwrap_or(deadline);
+    let retries_before = deps.store.gate_stats().map(|g| g.retries);
+    let mut result = mlflow_ddb_aws::with_deadline(
+        tokio::time::Instant::from_std(stop),
+        process_records_within(deps, records, origin, deadline),
+    )
+    .await;
+    if let (Some(before), Some(after)) = (retries_before, deps.store.gate_stats()) {
+        result.stats.retries = after.retries.saturating_sub(before);
+    }
+    result
+}
+
+async fn process_records_within(
     deps: &Deps,
     records: &[Value],
     origin: Origin,
@@ -295,11 +300,7 @@ pub async fn process_records(
             ) {
                 continue;
             }
-            match with_retries(deps, deadline, &mut result.stats, || {
-                current_change(&*deps.store, change)
-            })
-            .await
-            {
+            match current_change(&*deps.store, change).await {
                 Ok(current) => *change = current,
                 Err(e) if e.is_transient() => {
                     result.cut = Some(i);
@@ -312,24 +313,8 @@ pub async fn process_records(
     }
 
     // The configuration, once per batch.
-    let config: Result<Arc<Config>, EngineError> = {
-        let mut tries = 0;
-        loop {
-            match deps.config.load(&*deps.store, Instant::now()).await {
-                Ok(c) => break Ok(c),
-                Err(e) if e.is_transient() && tries < deps.settings.max_retries => {
-                    let wait = deps.settings.backoff(tries);
-                    if Instant::now() + wait + deps.settings.deadline_margin > deadline {
-                        break Err(e);
-                    }
-                    tries += 1;
-                    result.stats.retries += 1;
-                    tokio::time::sleep(wait).await;
-                }
-                Err(e) => break Err(e),
-            }
-        }
-    };
+    let config: Result<Arc<Config>, EngineError> =
+        deps.config.load(&*deps.store, Instant::now()).await;
     let config = match config {
         Ok(c) => Some(c),
         Err(e) if e.is_transient() => {
@@ -644,35 +629,6 @@ fn finish(_deps: &Deps, mut result: BatchResult) -> BatchResult {
     result
 }
 
-/// Retry `f` on transient errors with the handler's backoff, within the deadline.
-async fn with_retries<T, F, Fut>(
-    deps: &Deps,
-    deadline: Instant,
-    stats: &mut Stats,
-    mut f: F,
-) -> Result<T, AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, AwsError>>,
-{
-    let mut retry = 0;
-    loop {
-        match f().await {
-            Ok(v) => return Ok(v),
-            Err(e) if e.is_transient() && retry < deps.settings.max_retries => {
-                let wait = deps.settings.backoff(retry);
-                if Instant::now() + wait + deps.settings.deadline_margin > deadline {
-                    return Err(e);
-                }
-                retry += 1;
-                stats.retries += 1;
-                tokio::time::sleep(wait).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 /// The change as of now: the item's current state (strongly consistent),
 /// as an INSERT when it exists and a REMOVE (with the record's old image)
 /// when it does not. Level-triggered consumers only need that.
@@ -694,7 +650,8 @@ async fn current_change(store: &dyn Store, change: &Change) -> Result<Change, Aw
     Ok(c)
 }
 
-/// Execute one chunk of units, retrying transient failures.
+/// Execute one chunk of units once (each request retried by the adapter);
+/// a unit failing transiently is recorded as such and cuts the batch.
 async fn run_chunk(
     deps: &Deps,
     profile: &Profile,
@@ -704,9 +661,9 @@ async fn run_chunk(
     stats: &mut Stats,
     states: &mut HashMap<Unit, (UnitState, u32)>,
 ) {
-    let mut pending: Vec<Unit> = chunk.to_vec();
-    let mut retry = 0u32;
-    loop {
+    let pending: Vec<Unit> = chunk.to_vec();
+    let retry = 0u32;
+    {
         let targets: Vec<ItemKey> = pending
             .iter()
             .filter_map(|u| match u {
@@ -804,21 +761,9 @@ async fn run_chunk(
                 }
             }
         }
-        if failed.is_empty() {
-            return;
+        for (u, why) in failed {
+            states.insert(u, (UnitState::Transient(why), retry + 1));
         }
-        let wait = deps.settings.backoff(retry);
-        let out_of_time = Instant::now() + wait + deps.settings.deadline_margin > deadline;
-        if retry >= deps.settings.max_retries || out_of_time {
-            for (u, why) in failed {
-                states.insert(u, (UnitState::Transient(why), retry + 1));
-            }
-            return;
-        }
-        retry += 1;
-        stats.retries += failed.len() as u64;
-        tokio::time::sleep(wait).await;
-        pending = failed.into_iter().map(|(u, _)| u).collect();
     }
 }
 
@@ -925,20 +870,5 @@ mod tests {
         check(&[none.clone(), r(json!("5"))], 0, None);
         check(&[none, r(json!("5"))], 1, Some("5"));
         check(&[], 0, None);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let s = Settings {
-            retry_base: Duration::from_millis(100),
-            retry_max: Duration::from_millis(400),
-            ..Settings::default()
-        };
-        for _ in 0..50 {
-            let b0 = s.backoff(0);
-            assert!(b0 >= Duration::from_millis(50) && b0 <= Duration::from_millis(100));
-            let b5 = s.backoff(5);
-            assert!(b5 >= Duration::from_millis(200) && b5 <= Duration::from_millis(400));
-        }
     }
 }

@@ -32,6 +32,11 @@ use crate::handler::{now_ms, sequence_number, Deps};
 use crate::lambda::{emit, stream_batch, MetricsSink};
 use crate::metrics::Stats;
 
+/// Pause before the `n`-th resend of a failed batch: `n` times this (what
+/// the event source mapping does between batch retries; the requests in
+/// it were already retried by the adapter).
+pub const BATCH_RETRY_PAUSE: Duration = Duration::from_millis(50);
+
 /// How `tail` runs.
 #[derive(Clone)]
 pub struct TailOptions {
@@ -433,7 +438,7 @@ impl Tail<'_> {
                 self.done_through(shard, &rest[rest.len() - 1])?;
                 continue;
             }
-            tokio::time::sleep(self.deps.settings.retry_base.saturating_mul(n)).await;
+            tokio::time::sleep(BATCH_RETRY_PAUSE.saturating_mul(n)).await;
             if self.opts.bisect && rest.len() > 1 {
                 self.summary.bisections += 1;
                 let mut a = rest;

@@ -287,10 +287,7 @@ fn deps(store: Arc<dyn Store>, format: TableFormat) -> Deps {
         streams: None,
         format: mlflow_ddb_engine::FormatResolver::fixed(format),
         config: ConfigCache::default(),
-        settings: Settings {
-            retry_base: Duration::from_millis(1),
-            ..Settings::default()
-        },
+        settings: Settings::default(),
         migrate: None,
     }
 }

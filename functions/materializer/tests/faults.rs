@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -83,56 +82,51 @@ async fn ten_thousand_records_under_faults_lose_nothing() {
             "Item size has exceeded the maximum allowed size",
         ),
     );
-    // Transient faults all through the run: single ones (the SDK retries them)
-    // and bursts of three (the SDK gives up; the function retries).
-    let proxy = Arc::new(proxy);
-    let stop = Arc::new(AtomicBool::new(false));
-    let injector = {
-        let (proxy, stop) = (proxy.clone(), stop.clone());
-        tokio::spawn(async move {
-            let ops = ["Query", "UpdateItem", "BatchWriteItem", "BatchGetItem"];
-            let mut i = 0usize;
-            while !stop.load(Ordering::Relaxed) {
-                // One fault (or burst) pending at a time: the faults follow
-                // the run's own pace instead of drowning it.
-                if proxy.pending_faults() > 0 {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    continue;
-                }
-                let target = format!("DynamoDB_20120810.{}", ops[i % ops.len()]);
-                // Throttling, then both 5xx the service answers (500
-                // InternalServerError, 503 ServiceUnavailable), in turn.
-                let fault = match i % 3 {
-                    0 => Fault::throttling(),
-                    1 => Fault::server_error(500),
-                    _ => Fault::server_error(503),
-                };
-                proxy.inject(&target, if i % 5 == 0 { 3 } else { 1 }, fault);
-                i += 1;
-                tokio::time::sleep(Duration::from_millis(1000)).await;
-            }
-            i
-        })
-    };
+    // Transient faults all through the run: 30 % of every data-plane
+    // request answered with throttling, 500 or 503 (seeded: CRASH_SEED /
+    // FAULT_SEED repeat a run).
+    let seed = testkit::seed_from_env("FAULT_SEED");
+    let faults = vec![
+        Fault::throttling(),
+        Fault::server_error(500),
+        Fault::server_error(503),
+    ];
+    for op in [
+        "Query",
+        "UpdateItem",
+        "BatchWriteItem",
+        "BatchGetItem",
+        "GetItem",
+        "PutItem",
+    ] {
+        proxy.inject_rate(
+            &format!("DynamoDB_20120810.{op}"),
+            0.3,
+            faults.clone(),
+            seed,
+        );
+    }
 
     let deps = deps(faulty.clone(), Some(dlq.clone() as Arc<dyn Queue>), None);
     let mut opts = tail_options(&table, Some(dlq.clone() as Arc<dyn Queue>));
     opts.max_retries = 10;
     opts.batch_size = 1000;
     let summary = run_tail(&deps, &table, &opts).await;
-    stop.store(true, Ordering::Relaxed);
-    let injected = injector.await.expect("injector");
-    eprintln!("tail under faults: {summary:?}; faults injected: {injected}");
+    proxy.clear_rates();
+    let gate = faulty.gate_stats().expect("a DynamoDB store");
+    let logical = gate.attempts - gate.retries;
+    eprintln!(
+        "tail under 30 % faults (seed {seed}): {summary:?}; gate {gate:?}; attempts per logical request {:.3}",
+        gate.attempts as f64 / logical.max(1) as f64,
+    );
 
     assert!(summary.stats.records as usize >= items.len(), "{summary:?}");
     assert_eq!(
         summary.on_failure_messages, 0,
         "no batch given up: {summary:?}"
     );
-    assert!(
-        injected > 10,
-        "faults injected through the run (each kind at least 3 times): {injected}"
-    );
+    assert!(gate.transient > 100, "faults all through the run: {gate:?}");
+    assert!(gate.retries >= gate.transient - gate.exhausted, "{gate:?}");
     assert!(summary.stats.retries > 0, "{summary:?}");
     // One dead letter per poisoned target, covering its other records.
     let sends = summary.stats.dlq_sends;

@@ -591,8 +591,6 @@ impl Fixture {
             format: FormatResolver::fixed(self.format),
             config: ConfigCache::default(),
             settings: Settings {
-                retry_base: Duration::from_millis(1),
-                retry_max: Duration::from_millis(2),
                 deadline_margin: Duration::from_millis(10),
                 ..Settings::default()
             },

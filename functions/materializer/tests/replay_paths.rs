@@ -57,8 +57,7 @@ async fn a_batch_given_up_by_the_event_source_is_replayed_from_the_stream() {
             .expect("queue"),
     );
 
-    let mut d = deps(faulty, Some(dlq.clone() as Arc<dyn Queue>), None);
-    d.settings.max_retries = 1;
+    let d = deps(faulty, Some(dlq.clone() as Arc<dyn Queue>), None);
     let mut opts = tail_options(&table, Some(dlq.clone() as Arc<dyn Queue>));
     opts.max_retries = 1;
     opts.bisect = false;

@@ -111,8 +111,7 @@ async fn bisection_isolates_a_failing_target_and_replay_restores_it() {
     let faulty: Arc<dyn Store> = Arc::new(table.store_via(&via, TestTable::store_options()));
     let dest = Arc::new(MemoryQueue::new());
 
-    let mut d = deps(faulty, None, None);
-    d.settings.max_retries = 1;
+    let d = deps(faulty, None, None);
     let mut opts = tail_options(&table, Some(dest.clone() as Arc<dyn Queue>));
     opts.max_retries = 3;
     opts.bisect = true;

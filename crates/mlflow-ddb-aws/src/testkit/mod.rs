@@ -35,23 +35,20 @@ pub fn endpoint() -> String {
     }
 }
 
-/// SDK options for tests: the default attempts, millisecond backoffs.
+/// Client options for tests: [`retry_policy`] in every gate.
 pub fn client_options() -> ClientOptions {
-    ClientOptions {
-        max_attempts: 3,
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(50),
-        ..ClientOptions::default()
-    }
+    let mut opts = ClientOptions::default();
+    opts.gate.retry = retry_policy();
+    opts
 }
 
-/// Adapter retry budget for tests: as many attempts, millisecond backoffs.
+/// The retry budget for tests: the default attempts, millisecond backoffs.
 pub fn retry_policy() -> RetryPolicy {
     RetryPolicy {
-        max_attempts: 10,
         base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(50),
-        deadline: Duration::from_secs(20),
+        max_delay: Duration::from_millis(100),
+        deadline: Duration::from_secs(30),
+        ..RetryPolicy::default()
     }
 }
 
@@ -124,11 +121,10 @@ impl TestTable {
         }
     }
 
-    /// Store options for tests: [`retry_policy`], expire through
-    /// [`ExpireVia::Auto`] (UpdateItem on the emulator).
+    /// Store options for tests: expire through [`ExpireVia::Auto`]
+    /// (UpdateItem on the emulator).
     pub fn store_options() -> StoreOptions {
         StoreOptions {
-            retry: retry_policy(),
             expire_via: ExpireVia::Auto,
             ..StoreOptions::default()
         }

@@ -85,10 +85,19 @@ struct Rule {
     fault: Fault,
 }
 
+/// A fault applied at random to a share of the requests, until cleared.
+#[derive(Debug)]
+struct RateRule {
+    target: String,
+    rate: f64,
+    faults: Vec<Fault>,
+}
+
 #[derive(Debug)]
 struct State {
     upstream: String,
     rules: Mutex<Vec<Rule>>,
+    rates: Mutex<(Vec<RateRule>, fastrand::Rng)>,
     seen: Mutex<HashMap<String, usize>>,
 }
 
@@ -102,9 +111,21 @@ impl State {
                     body.windows(needle.len().max(1))
                         .any(|w| w == needle.as_bytes())
                 })
-        })?;
-        rule.remaining -= 1;
-        Some(rule.fault.clone())
+        });
+        if let Some(rule) = rule {
+            rule.remaining -= 1;
+            return Some(rule.fault.clone());
+        }
+        drop(rules);
+        let mut guard = self.rates.lock().unwrap_or_else(|p| p.into_inner());
+        let (rates, rng) = &mut *guard;
+        let rule = rates
+            .iter()
+            .find(|r| r.target == target || r.target == "*")?;
+        if rule.faults.is_empty() || rng.f64() >= rule.rate {
+            return None;
+        }
+        Some(rule.faults[rng.usize(..rule.faults.len())].clone())
     }
 }
 
@@ -136,6 +157,7 @@ impl FaultProxy {
         let state = Arc::new(State {
             upstream: authority,
             rules: Mutex::new(Vec::new()),
+            rates: Mutex::new((Vec::new(), fastrand::Rng::with_seed(0))),
             seen: Mutex::new(HashMap::new()),
         });
         let st = state.clone();
@@ -176,6 +198,30 @@ impl FaultProxy {
     /// `needle` (an item key, say): the fault follows one item.
     pub fn inject_where(&self, target: &str, needle: &str, times: usize, fault: Fault) {
         self.add_rule(target, Some(needle.to_owned()), times, fault);
+    }
+
+    /// Answer a share `rate` (0..=1) of the requests whose `X-Amz-Target`
+    /// is `target` (`"*"`: any) with one of `faults`, picked at random, until
+    /// [`FaultProxy::clear_rates`]. Counted rules ([`FaultProxy::inject`])
+    /// are tried first. Seeded (`seed`): a run can be repeated.
+    pub fn inject_rate(&self, target: &str, rate: f64, faults: Vec<Fault>, seed: u64) {
+        let mut guard = self.state.rates.lock().unwrap_or_else(|p| p.into_inner());
+        guard.1 = fastrand::Rng::with_seed(seed);
+        guard.0.push(RateRule {
+            target: target.to_owned(),
+            rate: rate.clamp(0.0, 1.0),
+            faults,
+        });
+    }
+
+    /// Stop every [`FaultProxy::inject_rate`] rule.
+    pub fn clear_rates(&self) {
+        self.state
+            .rates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clear();
     }
 
     fn add_rule(&self, target: &str, body_contains: Option<String>, times: usize, fault: Fault) {

@@ -24,11 +24,9 @@ pub fn v01() -> &'static Profile {
     Profile::of(TableFormat::V0_1)
 }
 
-/// Settings for tests: millisecond backoffs.
+/// Settings for tests: a short deadline margin.
 pub fn settings() -> Settings {
     Settings {
-        retry_base: Duration::from_millis(10),
-        retry_max: Duration::from_millis(200),
         deadline_margin: Duration::from_millis(200),
         ..Settings::default()
     }
