@@ -99,6 +99,11 @@ def emu(name):  # the emulator's CPU over the whole command, the load average af
 def fmt(c):
     return ", ".join(f"{k} {v}" for k, v in sorted(c.items(), key=lambda kv: -kv[1]))
 
+def gate(s):  # the one retry policy at work: errors left, retries, transient failures, in-flight limit low/end
+    g = s.get("gate") or {}
+    return (f"errors {s['counts']['errors']}, retries {g.get('retries', 0)}, transient {g.get('transient', 0)}, "
+            f"in-flight limit low {g.get('lowest_limit', '-')} end {g.get('limit', '-')}")
+
 table_items = json.load(open(f"{state}/correct.items"))["items"]
 print(f"correct table: {table_items} items")
 print(f"{'run':<28} {'items':>7} {'wall s':>7} {'items/s':>8} {'speedup':>7} {'req/item':>9} {'(client)':>9} "
@@ -112,6 +117,7 @@ for n in verify:
     req = sum(c.values())
     print(f"{'verify, ' + n + ' segments':<28} {items:>7} {s['elapsed_s']:>7.2f} {rate:>8.0f} {rate / base:>6.2f}x "
           f"{req / items:>9.4f} {s['requests_per_item']:>9.4f} {emu(f'verify_{n}')}  {fmt(c)}")
+    print(f"  {gate(s)}")
     assert s["drift"]["categories"] == {} or all(v["count"] == 0 for v in s["drift"]["categories"].values()), "correct table has drift"
 base = None
 for n in backfill:
@@ -123,6 +129,7 @@ for n in backfill:
     req = sum(c.values())
     print(f"{'backfill, ' + n + ' segments':<28} {items:>7} {s['elapsed_s']:>7.2f} {rate:>8.0f} {rate / base:>6.2f}x "
           f"{req / items:>9.4f} {s['requests_per_item']:>9.4f} {emu(f'backfill_{n}')}  {fmt(c)}")
+    print(f"  {gate(s)}")
     k = s["counts"]
     print(f"  table had {loaded} items (scan also met FTS items written during the walk); "
           f"{req / loaded:.4f} requests per loaded item; writes {k['writes']} "

@@ -26,7 +26,8 @@ pub struct Mappings {
 
 impl Mappings {
     /// From the standard AWS environment (`AWS_ENDPOINT_URL` honoured), with
-    /// the retry and timeout settings of `opts`, like [`crate::Clients`].
+    /// the timeout settings of `opts`, like [`crate::Clients`]; requests go
+    /// through the control-plane [`Gate`](crate::Gate) (the one retry policy).
     pub async fn from_env(opts: &ClientOptions) -> Result<Self, AwsError> {
         let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .retry_config(opts.retry_config())
@@ -62,15 +63,16 @@ impl Mappings {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let page = self
-                .client
-                .list_event_source_mappings()
-                .event_source_arn(event_source_arn)
-                .set_function_name(function.map(str::to_owned))
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::sdk("ListEventSourceMappings", None, e))?;
+            let page = crate::gated!(
+                crate::retry::control_gate(),
+                "ListEventSourceMappings",
+                None,
+                self.client
+                    .list_event_source_mappings()
+                    .event_source_arn(event_source_arn)
+                    .set_function_name(function.map(str::to_owned))
+                    .set_marker(marker.take())
+            )?;
             for m in page.event_source_mappings.unwrap_or_default() {
                 out.push(EventSourceMapping {
                     uuid: m.uuid.unwrap_or_default(),

@@ -81,6 +81,10 @@ pub struct Summary {
     pub items_per_s: f64,
     /// Read and write requests per scanned item.
     pub requests_per_item: f64,
+    /// What the requests cost at the endpoint (every attempt, retries,
+    /// transient failures, the adaptive in-flight limit and its low point),
+    /// for a store that sends requests.
+    pub gate: Option<mlflow_ddb_aws::GateStats>,
 }
 
 impl Summary {
@@ -157,6 +161,7 @@ pub async fn drive(deps: Arc<Deps>, opts: &DriveOptions) -> Result<Summary, Inde
         elapsed_s: elapsed,
         counts,
         drift,
+        gate: deps.store.gate_stats(),
     })
 }
 

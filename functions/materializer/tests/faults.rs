@@ -125,7 +125,11 @@ async fn ten_thousand_records_under_faults_lose_nothing() {
         summary.on_failure_messages, 0,
         "no batch given up: {summary:?}"
     );
-    assert!(gate.transient > 100, "faults all through the run: {gate:?}");
+    // About 30 % of the attempts met a fault (each a transient failure).
+    assert!(
+        gate.transient >= 20 && gate.transient * 100 >= gate.attempts * 15,
+        "faults all through the run: {gate:?}"
+    );
     assert!(gate.retries >= gate.transient - gate.exhausted, "{gate:?}");
     assert!(summary.stats.retries > 0, "{summary:?}");
     // One dead letter per poisoned target, covering its other records.
