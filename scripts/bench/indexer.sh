@@ -36,7 +36,7 @@ py="$root/.venv/bin/python"
 . "$root/scripts/bench/lib.sh"
 copies="${BENCH_COPIES:-30}"
 verify_segments="${BENCH_VERIFY_SEGMENTS:-1 2 4 8}"
-backfill_segments="${BENCH_BACKFILL_SEGMENTS:-1 8}"
+backfill_segments="${BENCH_BACKFILL_SEGMENTS-1 8}" # set and empty: no backfill runs
 "$root/scripts/venv.sh" emulator >/dev/null
 
 echo "== indexer: segments and requests per item =="

@@ -143,9 +143,19 @@ impl Clients {
             ddb: aws_sdk_dynamodb::Client::from_conf(ddb),
             streams: aws_sdk_dynamodbstreams::Client::from_conf(streams),
             sqs: aws_sdk_sqs::Client::from_conf(sqs),
-            ddb_gate: Gate::new(opts.gate),
-            streams_gate: Gate::new(opts.gate),
-            sqs_gate: Gate::new(opts.gate),
+            ddb_gate: Gate::new(GateOptions {
+                slow_after: opts.attempt_timeout / 2,
+                ..opts.gate
+            }),
+            streams_gate: Gate::new(GateOptions {
+                slow_after: opts.attempt_timeout / 2,
+                ..opts.gate
+            }),
+            // A long poll waits up to 20 s by design: never "slow".
+            sqs_gate: Gate::new(GateOptions {
+                slow_after: opts.sqs_attempt_timeout,
+                ..opts.gate
+            }),
             endpoint_url,
             region,
         })

@@ -18,8 +18,9 @@
 //!   ([`with_deadline`], which the Lambda handlers set from the context).
 //! - **In flight.** A [`Limiter`] caps the requests in flight, additive
 //!   increase (+1 per window of successes) and multiplicative decrease (x0.5
-//!   on a throttle, a timeout or a 503, or a partial success, once per
-//!   window: [`AwsError::is_overload`]), so that more segments
+//!   on a throttle, a timeout or a 503, a partial success, or an answer
+//!   slower than half the attempt timeout, once per window:
+//!   [`AwsError::is_overload`]), so that more segments
 //!   or more concurrency never push an endpoint that is already saturated:
 //!   the run slows down instead of failing.
 //!
@@ -162,6 +163,8 @@ pub struct GateStats {
     pub transient: u64,
     /// Logical requests that failed after their budget.
     pub exhausted: u64,
+    /// Successes slower than `slow_after` (overload signals too).
+    pub slow: u64,
     /// Times the in-flight limit was halved.
     pub decreases: u64,
     /// The in-flight limit now, and the lowest it went.
@@ -287,6 +290,9 @@ impl Drop for Permit<'_> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GateOptions {
     pub retry: RetryPolicy,
+    /// A success slower than this counts as an overload signal (the
+    /// clients set it to half the attempt timeout).
+    pub slow_after: Duration,
     /// In-flight limit at start, and its bounds.
     pub initial_in_flight: u32,
     pub min_in_flight: u32,
@@ -297,6 +303,7 @@ impl Default for GateOptions {
     fn default() -> Self {
         Self {
             retry: RetryPolicy::default(),
+            slow_after: Duration::from_secs(5),
             initial_in_flight: 32,
             min_in_flight: 1,
             max_in_flight: 512,
@@ -315,6 +322,8 @@ pub struct Gate {
 struct GateInner {
     policy: RetryPolicy,
     limiter: Limiter,
+    slow_after: Duration,
+    slow: AtomicU64,
     attempts: AtomicU64,
     retries: AtomicU64,
     transient: AtomicU64,
@@ -337,6 +346,8 @@ impl Gate {
                     opts.min_in_flight,
                     opts.max_in_flight,
                 ),
+                slow_after: opts.slow_after,
+                slow: AtomicU64::new(0),
                 attempts: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
                 transient: AtomicU64::new(0),
@@ -361,6 +372,7 @@ impl Gate {
             retries: self.inner.retries.load(Ordering::Relaxed),
             transient: self.inner.transient.load(Ordering::Relaxed),
             exhausted: self.inner.exhausted.load(Ordering::Relaxed),
+            slow: self.inner.slow.load(Ordering::Relaxed),
             decreases: s.decreases,
             limit: s.allowed() as u32,
             lowest_limit: (s.lowest.floor() as u32).max(1),
@@ -406,10 +418,20 @@ impl Gate {
             }
             budget.spend();
             self.inner.attempts.fetch_add(1, Ordering::Relaxed);
+            let sent = Instant::now();
             let result = call().await;
             match result {
                 Ok(v) => {
-                    self.inner.limiter.success();
+                    // An answer that took most of an attempt's timeout comes
+                    // from a saturated endpoint: ease off before the next
+                    // ones time out (a timed-out request still cost the
+                    // endpoint its work).
+                    if sent.elapsed() >= self.inner.slow_after {
+                        self.inner.slow.fetch_add(1, Ordering::Relaxed);
+                        self.inner.limiter.overloaded(permit.epoch);
+                    } else {
+                        self.inner.limiter.success();
+                    }
                     drop(permit);
                     return Ok(v);
                 }
