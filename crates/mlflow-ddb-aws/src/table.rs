@@ -15,6 +15,13 @@ use tokio::time::{sleep, Instant};
 use crate::AwsError;
 use mlflow_ddb_core::format::{FormatEvidence, DEFAULT_WORKSPACE, GSI2_FTS_NAMES_PREFIX, GSI2_PK};
 
+/// A control-plane request through the control gate (the one retry policy).
+macro_rules! control {
+    ($op:expr, $req:expr $(,)?) => {
+        crate::gated!(crate::retry::control_gate(), $op, None, $req)
+    };
+}
+
 /// How long [`create_table`] and [`enable_stream`] wait for a table to
 /// become ACTIVE (a table with 5 GSIs can take minutes on AWS).
 pub const ACTIVE_WAIT: Duration = Duration::from_secs(600);
@@ -172,10 +179,8 @@ pub async fn create_table(
     crate::gated!(crate::retry::control_gate(), "CreateTable", None, req)?;
     wait_for(client, name, "ACTIVE", |s| s.status == "ACTIVE").await?;
 
-    crate::gated!(
-        crate::retry::control_gate(),
+    control!(
         "UpdateTimeToLive",
-        None,
         client
             .update_time_to_live()
             .table_name(name)
@@ -206,10 +211,8 @@ async fn enable_pitr(client: &Client, name: &str) -> Result<(), AwsError> {
     let start = Instant::now();
     let mut delay = POLL;
     loop {
-        let res = crate::gated!(
-            crate::retry::control_gate(),
+        let res = control!(
             "UpdateContinuousBackups",
-            None,
             client
                 .update_continuous_backups()
                 .table_name(name)
@@ -237,10 +240,8 @@ async fn enable_pitr(client: &Client, name: &str) -> Result<(), AwsError> {
 
 /// Whether point-in-time recovery is enabled.
 pub async fn point_in_time_recovery(client: &Client, name: &str) -> Result<bool, AwsError> {
-    let out = crate::gated!(
-        crate::retry::control_gate(),
+    let out = control!(
         "DescribeContinuousBackups",
-        None,
         client.describe_continuous_backups().table_name(name)
     )?;
     Ok(out
@@ -269,10 +270,8 @@ pub async fn enable_stream(client: &Client, name: &str) -> Result<String, AwsErr
             }),
         };
     }
-    crate::gated!(
-        crate::retry::control_gate(),
+    control!(
         "UpdateTable",
-        None,
         client
             .update_table()
             .table_name(name)
@@ -291,21 +290,14 @@ pub async fn enable_stream(client: &Client, name: &str) -> Result<String, AwsErr
 
 /// DescribeTable + DescribeTimeToLive, summarized.
 pub async fn describe_table(client: &Client, name: &str) -> Result<TableSummary, AwsError> {
-    let out = crate::gated!(
-        crate::retry::control_gate(),
-        "DescribeTable",
-        None,
-        client.describe_table().table_name(name)
-    )?;
+    let out = control!("DescribeTable", client.describe_table().table_name(name))?;
     let t = out.table.ok_or_else(|| AwsError::Table {
         op: "DescribeTable",
         table: name.to_owned(),
         reason: "no table description in the answer".into(),
     })?;
-    let ttl = crate::gated!(
-        crate::retry::control_gate(),
+    let ttl = control!(
         "DescribeTimeToLive",
-        None,
         client.describe_time_to_live().table_name(name)
     )?
     .time_to_live_description;
@@ -382,22 +374,15 @@ pub const FORMAT_SAMPLE: i32 = 20;
 /// only). The schema decides; a sample that fails (no permission on the
 /// index, a table without `gsi2`) is logged and left empty.
 pub async fn format_evidence(client: &Client, name: &str) -> Result<FormatEvidence, AwsError> {
-    let out = crate::gated!(
-        crate::retry::control_gate(),
-        "DescribeTable",
-        None,
-        client.describe_table().table_name(name)
-    )?;
+    let out = control!("DescribeTable", client.describe_table().table_name(name))?;
     let lsi2sk_type = out
         .table
         .iter()
         .flat_map(|t| t.attribute_definitions.iter().flatten())
         .find(|a| a.attribute_name == "lsi2sk")
         .map(|a| a.attribute_type.as_str().to_owned());
-    let sample = crate::gated!(
-        crate::retry::control_gate(),
+    let sample = control!(
         "Query",
-        None,
         client
             .query()
             .table_name(name)
