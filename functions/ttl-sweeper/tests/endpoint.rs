@@ -24,7 +24,10 @@ async fn all_items(store: &dyn Store) -> BTreeMap<ItemKey, Item> {
     let mut out = BTreeMap::new();
     let mut start = None;
     loop {
-        let page = store.scan_segment(0, 1, start, None, None).await.unwrap();
+        let page = store
+            .scan_segment(0, 1, start, None, Some(1000))
+            .await
+            .unwrap();
         for i in page.items {
             let s = mlflow_ddb_core::sweep::Scanned::from_item(&i).unwrap();
             out.insert(s.key, i);

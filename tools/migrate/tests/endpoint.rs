@@ -124,7 +124,10 @@ async fn items(table: &str) -> BTreeMap<(String, String), Item> {
     let mut out = BTreeMap::new();
     let mut start = None;
     loop {
-        let page = s.scan_segment(0, 1, start, None, None).await.expect("scan");
+        let page = s
+            .scan_segment(0, 1, start, None, Some(1000))
+            .await
+            .expect("scan");
         for i in page.items {
             if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) =
                 (i.get("PK"), i.get("SK"))

@@ -65,13 +65,18 @@ pub async fn load(store: &dyn Store, table: &Table) {
         .expect("load table");
 }
 
+/// Items per page of [`scan_all`]: the emulator sorts and walks a table for
+/// each 1 MB page, which on a loaded machine can outlast an attempt's
+/// timeout every time; small pages keep each request short.
+pub const SCAN_PAGE: u32 = 1000;
+
 /// Every item of `store`, by one sequential scan.
 pub async fn scan_all(store: &dyn Store) -> BTreeMap<ItemKey, Item> {
     let mut out = BTreeMap::new();
     let mut start = None;
     loop {
         let page = store
-            .scan_segment(0, 1, start, None, None)
+            .scan_segment(0, 1, start, None, Some(SCAN_PAGE))
             .await
             .expect("scan");
         for i in page.items {
