@@ -446,15 +446,9 @@ impl Gate {
                         self.inner.limiter.overloaded(permit.epoch);
                     }
                     drop(permit);
-                    match budget.next_wait() {
-                        Some(wait) => {
-                            debug!(op, attempt = budget.attempts(), wait_ms = wait.as_millis() as u64, error = %err, "transient failure: retrying");
-                            tokio::time::sleep(wait).await;
-                        }
-                        None => {
-                            self.inner.exhausted.fetch_add(1, Ordering::Relaxed);
-                            return Err(err);
-                        }
+                    debug!(op, attempt = budget.attempts(), error = %err, "transient failure");
+                    if !self.back_off(budget).await {
+                        return Err(err);
                     }
                 }
             }
@@ -469,14 +463,20 @@ impl Gate {
         self.inner.transient.fetch_add(1, Ordering::Relaxed);
         let epoch = self.inner.limiter.lock().epoch;
         self.inner.limiter.overloaded(epoch);
+        self.back_off(budget).await.then_some(())
+    }
+
+    /// Wait before the next attempt of `budget`'s request; `false` (counted
+    /// as exhausted) when the budget or the deadline allows none.
+    async fn back_off(&self, budget: &Budget) -> bool {
         match budget.next_wait() {
             Some(wait) => {
                 tokio::time::sleep(wait).await;
-                Some(())
+                true
             }
             None => {
                 self.inner.exhausted.fetch_add(1, Ordering::Relaxed);
-                None
+                false
             }
         }
     }

@@ -662,7 +662,9 @@ async fn run_chunk(
     states: &mut HashMap<Unit, (UnitState, u32)>,
 ) {
     let pending: Vec<Unit> = chunk.to_vec();
-    let retry = 0u32;
+    // One pass per invocation (the adapter retried each request): every
+    // unit's state records a single attempt.
+    const ATTEMPTS: u32 = 1;
     {
         let targets: Vec<ItemKey> = pending
             .iter()
@@ -698,7 +700,7 @@ async fn run_chunk(
                             u,
                             (
                                 UnitState::Transient("invocation deadline reached".into()),
-                                retry + 1,
+                                ATTEMPTS,
                             ),
                         );
                     }
@@ -722,7 +724,7 @@ async fn run_chunk(
                         } else {
                             debug!(pk = %o.target.pk, sk = %o.target.sk, writes = r.writes, "target reconciled");
                         }
-                        states.insert(unit, (UnitState::Done, retry + 1));
+                        states.insert(unit, (UnitState::Done, ATTEMPTS));
                     }
                     Err(e) if e.is_transient() => {
                         debug!(pk = %o.target.pk, sk = %o.target.sk, error = %e, "transient failure");
@@ -733,12 +735,12 @@ async fn run_chunk(
                         // it again; the batch is retried, never dead-lettered.
                         warn!(pk = %o.target.pk, sk = %o.target.sk, error = %e, "index key type mismatch: the table format is read again");
                         deps.format.invalidate();
-                        states.insert(unit, (UnitState::Transient(e.to_string()), retry + 1));
+                        states.insert(unit, (UnitState::Transient(e.to_string()), ATTEMPTS));
                     }
                     Err(e) => {
                         warn!(pk = %o.target.pk, sk = %o.target.sk, error = %e, "permanent failure");
                         let p = poison(engine_error_kind(&e), e.to_string());
-                        states.insert(unit, (UnitState::Permanent(p), retry + 1));
+                        states.insert(unit, (UnitState::Permanent(p), ATTEMPTS));
                     }
                 }
             }
@@ -751,18 +753,18 @@ async fn run_chunk(
                     stats.expired += expired;
                     stats.writes += requests;
                     info!(pk = %pk, expired, "orphan partition expired");
-                    states.insert(u.clone(), (UnitState::Done, retry + 1));
+                    states.insert(u.clone(), (UnitState::Done, ATTEMPTS));
                 }
                 Err(e) if e.is_transient() => failed.push((u.clone(), e.to_string())),
                 Err(e) => {
                     warn!(pk = %pk, error = %e, "cascade failed permanently");
                     let p = poison(aws_error_kind(&e), e.to_string());
-                    states.insert(u.clone(), (UnitState::Permanent(p), retry + 1));
+                    states.insert(u.clone(), (UnitState::Permanent(p), ATTEMPTS));
                 }
             }
         }
         for (u, why) in failed {
-            states.insert(u, (UnitState::Transient(why), retry + 1));
+            states.insert(u, (UnitState::Transient(why), ATTEMPTS));
         }
     }
 }
