@@ -9,6 +9,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,15 +44,48 @@ fn dry_run(table: &str) -> Duration {
     clock.elapsed()
 }
 
-/// Runs the sweep, SIGKILLs it after `after`; whether it was still running
+/// Where a kill falls: a time into the run (most of them during the scan),
+/// or a time after the scan ended, which the sweep marks by logging its
+/// first orphan group (the expiry starts then). Timing the second kind from
+/// that line, not from the start, keeps the kills inside the expiry however
+/// long the scan takes on a loaded machine.
+#[derive(Debug, Clone, Copy)]
+enum Kill {
+    Scanning(Duration),
+    Expiring(Duration),
+}
+
+/// Runs the sweep and SIGKILLs it at `kill`; whether it was still running
 /// then (a kill that landed mid-sweep).
-async fn killed(table: &str, after: Duration) -> bool {
+async fn killed(table: &str, kill: Kill) -> bool {
     let mut child = sweeper(table)
+        .env("RUST_LOG", "debug")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn ttl-sweeper");
-    tokio::time::sleep(after).await;
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (scanned, expiring) = tokio::sync::oneshot::channel();
+    // Read to the end so the child never blocks on a full pipe.
+    std::thread::spawn(move || {
+        let mut scanned = Some(scanned);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(" orphans pk=") {
+                if let Some(tx) = scanned.take() {
+                    let _ = tx.send(());
+                }
+            }
+        }
+    });
+    match kill {
+        Kill::Scanning(after) => tokio::time::sleep(after).await,
+        // No orphan line: the run found nothing and ended.
+        Kill::Expiring(after) => {
+            if expiring.await.is_ok() {
+                tokio::time::sleep(after).await
+            }
+        }
+    }
     kill_if_running(&mut child, "a sweep")
 }
 
@@ -203,19 +237,25 @@ async fn a_sweep_killed_at_random_points_expires_what_one_uninterrupted_sweep_ex
 
     // A: killed at random points, each run's writes checked against the
     // table before it, then a sweep to the end. What a killed sweep expired
-    // stays expired, so each run has less to write than the one before:
-    // the kills fall between the end of the scan (timed by a dry run on A,
-    // at the load of the kills) and an eighth into the expiry, so that
-    // several land before all is written.
+    // stays expired, so each run has less to write than the one before. A
+    // quarter of the kills fall in the scan (timed by a dry run on A, at the
+    // load of the kills); the rest fall after the scan, at most a sixteenth
+    // of B's expiry into it at the fastest expiry rate seen so far, so that
+    // every kill finds work left.
     let scan = dry_run(&a.name);
-    let expiry = scan.mul_f64(took.saturating_sub(b_scan).as_secs_f64() / b_scan.as_secs_f64());
+    let share = expired_b as f64 / 16.0;
+    let mut rate = expired_b as f64 / took.saturating_sub(b_scan).as_secs_f64().max(0.5) * 2.0;
     let mut first_a = BTreeMap::new();
     let (mut landed, mut writing) = (0, 0);
     let mut previous = epoch_seconds();
     for i in 0..KILLS {
-        let after = rng.between(scan * 4 / 5, scan + expiry / 8);
+        let kill = if rng.next_u64() % 4 == 0 {
+            Kill::Scanning(rng.between(Duration::ZERO, scan * 4 / 5))
+        } else {
+            Kill::Expiring(rng.between(Duration::ZERO, Duration::from_secs_f64(share / rate)))
+        };
         let started = epoch_seconds();
-        let hit = killed(&a.name, after).await;
+        let hit = killed(&a.name, kill).await;
         // A write the killed run had in flight may land after the table
         // is read here: it is seen after the next run, with this run's now.
         let set = check_ttls(
@@ -227,7 +267,12 @@ async fn a_sweep_killed_at_random_points_expires_what_one_uninterrupted_sweep_ex
         previous = started;
         landed += usize::from(hit);
         writing += usize::from(hit && set > 0);
-        eprintln!("kill {i} after {after:?}: running {hit}, {set} ttls set");
+        if let Kill::Expiring(after) = kill {
+            if hit && after > Duration::from_millis(100) {
+                rate = rate.max(set as f64 / after.as_secs_f64());
+            }
+        }
+        eprintln!("kill {i} at {kill:?}: running {hit}, {set} ttls set");
     }
     assert!(
         landed >= LANDED_AT_LEAST && writing >= LANDED_WRITING_AT_LEAST,
