@@ -43,6 +43,27 @@ pub struct RecordsPage {
     pub next_iterator: Option<String>,
 }
 
+impl RecordsPage {
+    /// The records in Lambda's JSON shape, what the materializer's handler
+    /// and a dead letter take. A record that cannot be encoded is an error,
+    /// never a null record.
+    pub fn lambda_json(&self) -> Result<Vec<serde_json::Value>, AwsError> {
+        self.records
+            .iter()
+            .map(|r| {
+                serde_json::to_value(r).map_err(|e| AwsError::Invalid {
+                    op: "GetRecords",
+                    key: None,
+                    reason: format!(
+                        "record {} not encodable as Lambda JSON: {e}",
+                        r.change.sequence_number.as_deref().unwrap_or("?")
+                    ),
+                })
+            })
+            .collect()
+    }
+}
+
 /// DynamoDB Streams reads.
 #[derive(Debug, Clone)]
 pub struct StreamReader {

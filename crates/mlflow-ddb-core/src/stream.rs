@@ -1,15 +1,16 @@
 //! DynamoDB stream records, decoded into [`Change`]s.
 //!
-//! Two entry points:
-//! - [`decode_record`] for an `aws_lambda_events` [`EventRecord`] (what a
-//!   Lambda handler typed on `aws_lambda_events::dynamodb::Event` receives);
-//! - [`decode_json_record`] / [`decode_json_event`] / [`decode_json_slice`]
-//!   for raw JSON (the DLQ replay path, and a handler that takes
-//!   `serde_json::Value` so that one malformed record cannot fail the whole
-//!   batch's deserialization). They accept the Lambda shape
-//!   (`eventName`, `dynamodb.Keys`, `userIdentity.type` …) and the
-//!   DynamoDB Streams API shape (`userIdentity.Type`, `PrincipalId`), and
-//!   never panic.
+//! One decoder, for raw JSON records, in production and tests:
+//! [`decode_json_record_gated`] (the materializer's: the key first, images
+//! only as planning needs them), and [`decode_json_record`] /
+//! [`decode_json_event`] / [`decode_json_slice`] over the same code. Every
+//! record reaches it as JSON, decoded one by one, so that one malformed
+//! record cannot fail its batch: a Lambda event's raw records, a dead
+//! letter's record, and the records `tail` reads through the Streams API
+//! (typed there as `aws_lambda_events` records, then written as the JSON
+//! Lambda would deliver). It accepts the Lambda shape (`eventName`,
+//! `dynamodb.Keys`, `userIdentity.type` …) and the DynamoDB Streams API
+//! shape (`userIdentity.Type`, `PrincipalId`), and never panics.
 //!
 //! Errors name the record's sequence number and the key when known, never an
 //! attribute value.
@@ -17,7 +18,6 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use aws_lambda_events::dynamodb::{EventRecord, StreamViewType};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -354,20 +354,8 @@ struct Keys {
 }
 
 impl Keys {
-    fn of_item(item: &Item) -> Option<Keys> {
-        let attr = |name| match item.get(name) {
-            None => KeyAttr::Missing,
-            Some(AttributeValue::S(s)) => KeyAttr::S(s.clone()),
-            Some(_) => KeyAttr::NotString,
-        };
-        (!item.is_empty()).then(|| Keys {
-            pk: attr(PK),
-            sk: attr(SK),
-        })
-    }
-
     /// From DynamoDB JSON without building an item: `None` when the map is
-    /// malformed or empty (as [`Keys::of_item`] of its decoding).
+    /// malformed or empty.
     fn of_json(v: &Value) -> Option<Keys> {
         let map = v.as_object()?;
         check_image(v)?;
@@ -472,36 +460,6 @@ fn finish(profile: &Profile, raw: Raw, kind: Option<ItemKind>) -> Result<Change,
         },
         by_ttl_service: raw.by_ttl_service && event == EventName::Remove,
     })
-}
-
-/// Decode a record as `aws_lambda_events` delivers it.
-pub fn decode_record(profile: &Profile, record: &EventRecord) -> Result<Change, CoreError> {
-    let change = &record.change;
-    let view = change.stream_view_type.as_ref().map(|v| match v {
-        StreamViewType::KeysOnly => Ok(ViewType::KeysOnly),
-        StreamViewType::NewImage => Ok(ViewType::NewImage),
-        StreamViewType::OldImage => Ok(ViewType::OldImage),
-        StreamViewType::NewAndOldImages => Ok(ViewType::NewAndOldImages),
-        // `StreamViewType` is non-exhaustive.
-        _ => Err(()),
-    });
-    let by_ttl_service = record
-        .user_identity
-        .as_ref()
-        .is_some_and(|u| u.type_ == TTL_IDENTITY_TYPE && u.principal_id == TTL_IDENTITY_PRINCIPAL);
-    finish(
-        profile,
-        Raw {
-            seq: change.sequence_number.clone().map(SequenceNumber),
-            event_name: Some(record.event_name.as_str()),
-            view,
-            keys: Keys::of_item(&change.keys),
-            new: Image::Built(change.new_image.clone()),
-            old: Image::Built(change.old_image.clone()),
-            by_ttl_service,
-        },
-        None,
-    )
 }
 
 /// Decode one record from raw JSON, both images built. Never panics.

@@ -1,36 +1,43 @@
 //! One batch of stream records → reconciled targets, dead letters, and the
 //! first record to retry.
 //!
-//! # How a batch is processed
+//! # How a batch is processed: four phases
 //!
-//! 1. Decode every record ([`decode_json_record`]: one malformed record never
-//!    hides the others). A CONFIG change invalidates the cached
-//!    configuration at once; then the configuration is loaded (cache, ≤ 60 s).
-//! 2. Sort the records out, cheaply and from the key first: our own writes
-//!    (FTS items, `OPS#`) and irrelevant items (metrics, RANK, spans …) are
-//!    counted skips; a tag, param, assessment or META change names its
-//!    targets ([`targets_of`]); the TTL service removing an `E#META` names
-//!    its partition ([`cascade_partition`]).
-//! 3. Work units (distinct targets, cascades) are ordered by the first
-//!    record that needs them and executed in chunks, each chunk's targets
+//! Each record is one [`Record`] value (its raw JSON and what it asks for,
+//! [`Work`]) that moves through the phases in order; the walk from the
+//! Lambda entry to a write only goes down: [`process_records`] →
+//! `decode` → `plan` → `execute` → `acknowledge`.
+//!
+//! 1. **Decode** (pure): each record on its own, by the one decoder
+//!    ([`decode_json_record_gated`]: one malformed record never hides the
+//!    others), the key first: our own writes (FTS items, `OPS#`) and
+//!    irrelevant items (metrics, RANK, spans …) are skipped, CONFIG changes
+//!    counted, without decoding their images. A CONFIG change invalidates
+//!    the cached configuration. A replay then rewrites each decoded record
+//!    to its item's current state (`refresh`).
+//! 2. **Plan** (pure, under the configuration, loaded once per batch): a
+//!    tag, param, assessment or META change names its targets
+//!    ([`targets_of`]); the TTL service removing an `E#META` names its
+//!    partition ([`cascade_partition`]).
+//! 3. **Execute**: the distinct units (targets, cascades), ordered by the
+//!    first record that needs them, in chunks, each chunk's targets
 //!    concurrently (bounded) through the engine's [`reconcile_targets`]: the
 //!    one reconciliation shared with the indexer, level-triggered (reads
 //!    the current state, writes only the difference; an already-right
-//!    target costs zero writes).
-//! 4. Transient failures (throttling, 5xx, timeouts) are retried by the
-//!    adapter's one retry policy ([`mlflow_ddb_aws::retry`]: an attempt
-//!    budget per request, full-jitter backoff, bounded by this invocation's
-//!    deadline, which the handler sets); the handler adds no retry of its
-//!    own. A unit still failing cuts the
-//!    batch at the first record that needs it: no later chunk is started,
-//!    and that record's sequence number is the one reported; Lambda resends
-//!    from there. (Later records of chunks already executed were reconciled
-//!    too; being level-triggered, their redelivery is a no-op.)
-//! 5. Permanent failures (undecodable record, validation error, item too
-//!    large) send the record to the DLQ as an [`Envelope`]; processing goes
-//!    on. A failed DLQ send makes the record transient (it cuts the batch):
-//!    a record is acknowledged only once its writes, or its dead letter,
-//!    have succeeded.
+//!    target costs zero writes). Transient failures (throttling, 5xx,
+//!    timeouts) are retried by the adapter's one retry policy
+//!    ([`mlflow_ddb_aws::retry`]: an attempt budget per request,
+//!    full-jitter backoff, bounded by this invocation's deadline, which
+//!    the handler sets); the handler adds no retry of its own. A unit still
+//!    failing stops the work after its chunk and cuts the batch at the
+//!    first record that needs it; Lambda resends from there. (Later records
+//!    of chunks already executed were reconciled too; being
+//!    level-triggered, their redelivery is a no-op.)
+//! 4. **Acknowledge**, in record order up to the cut: permanent failures
+//!    (undecodable record, validation error, item too large) send the
+//!    record to the DLQ as an [`Envelope`]; processing goes on. A failed DLQ
+//!    send cuts the batch there: a record is acknowledged only once its
+//!    writes, or its dead letter, have succeeded.
 //!
 //! A *replay* (a DLQ envelope) is the same path, except that each record is
 //! first rewritten to the current state of its item (strongly consistent
@@ -48,7 +55,6 @@ use mlflow_ddb_core::item::{ItemKey, PK, SK};
 use mlflow_ddb_core::keys::{ItemKind, Relevance};
 use mlflow_ddb_core::plan::{cascade_partition, targets_of, ttl_cascade};
 use mlflow_ddb_core::stream::{decode_json_record_gated, Change, EventName, Gated, Images};
-use mlflow_ddb_core::CoreError;
 use mlflow_ddb_engine::{reconcile_targets, ConfigCache, EngineError, FormatResolver, Mode};
 use serde_json::Value;
 use tracing::{debug, error, info, warn};
@@ -174,13 +180,39 @@ enum Unit {
     Cascade(String),
 }
 
-/// What a record asks for.
+/// What a record asks for, as far as the phases have got.
 #[derive(Debug)]
 enum Work {
+    /// Decoded; planning decides ([`plan`]).
+    Pending(Change),
     Skip(&'static str),
     Config,
     Units(Vec<Unit>),
     Poison(EnvelopeError),
+}
+
+/// One record on its way through the phases: its raw JSON (what a dead
+/// letter carries) and what it asks for, which each phase refines.
+#[derive(Debug)]
+struct Record<'a> {
+    raw: &'a Value,
+    work: Work,
+}
+
+impl<'a> Record<'a> {
+    /// The item's key as the raw record names it (for the logs).
+    fn key(&self) -> (Option<&'a str>, Option<&'a str>) {
+        let keys = self.raw.get("dynamodb").and_then(|d| d.get("Keys"));
+        let s = |a: &str| keys?.get(a)?.get("S")?.as_str();
+        (s(PK), s(SK))
+    }
+
+    fn units(&self) -> &[Unit] {
+        match &self.work {
+            Work::Units(us) => us,
+            _ => &[],
+        }
+    }
 }
 
 /// How a unit ended.
@@ -190,6 +222,9 @@ enum UnitState {
     Transient(String),
     Permanent(EnvelopeError),
 }
+
+/// Where the batch stops: the first record not acknowledged, and why.
+type Cut = (usize, String);
 
 fn poison(kind: &str, message: impl Into<String>) -> EnvelopeError {
     EnvelopeError {
@@ -237,34 +272,26 @@ pub async fn process_records(
     if let (Some(before), Some(after)) = (retries_before, deps.store.gate_stats()) {
         result.stats.retries = after.retries.saturating_sub(before);
     }
+    if let Some(cut) = result.cut {
+        result.stats.failed = result.stats.records.saturating_sub(cut as u64);
+    }
     result
 }
 
+/// The phases, in order; each takes the records from the one before.
 async fn process_records_within(
     deps: &Deps,
-    records: &[Value],
+    raws: &[Value],
     origin: Origin,
     deadline: Instant,
 ) -> BatchResult {
     if let Some(sink) = &deps.migrate {
-        return crate::migrate::migrate_records(deps, sink, records, origin, deadline).await;
+        return crate::migrate::migrate_records(deps, sink, raws, origin, deadline).await;
     }
     let mut result = BatchResult::default();
-    let stats = &mut result.stats;
-    stats.records = records.len() as u64;
+    result.stats.records = raws.len() as u64;
     let now = now_ms();
-    for r in records {
-        if let Some(t) = r
-            .get("dynamodb")
-            .and_then(|d| d.get("ApproximateCreationDateTime"))
-            .and_then(Value::as_f64)
-        {
-            let lag = now as f64 - t * 1000.0;
-            if lag.is_finite() && lag > 0.0 {
-                stats.max_lag_ms = stats.max_lag_ms.max(lag as u64);
-            }
-        }
-    }
+    result.stats.max_lag_ms = max_lag_ms(raws, now);
 
     let profile = match deps.format.profile().await {
         Ok(p) => p,
@@ -273,57 +300,39 @@ async fn process_records_within(
             // whole invocation fails, so Lambda retries the batch and the
             // Errors alarm fires; no record is skipped.
             error!(error = %e, "table format: nothing written, the batch fails");
-            if !records.is_empty() {
+            if !raws.is_empty() {
                 result.cut = Some(0);
             }
             result.cut_reason = Some(e.to_string());
             result.format_error = Some(e);
-            return finish(deps, result);
+            return result;
         }
     };
-    // The key first: our own writes, irrelevant items and CONFIG changes are
-    // sorted out without decoding their images.
-    let (early, mut changes) = decode_batch(profile, records);
 
+    // 1. Decode.
+    let mut records = decode(profile, raws);
     // A CONFIG change in the batch: the cached configuration is stale now.
-    if early.iter().any(|w| matches!(w, Some(Work::Config))) {
+    if records.iter().any(|r| matches!(r.work, Work::Config)) {
         deps.config.invalidate();
     }
-
-    let mut read_failures: Vec<Option<EnvelopeError>> = vec![None; records.len()];
     if origin == Origin::Replay {
-        for (i, c) in changes.iter_mut().enumerate() {
-            let Some(Ok(change)) = c else { continue };
-            if matches!(
-                change.kind.relevance(),
-                Relevance::Derived | Relevance::Irrelevant | Relevance::Config
-            ) {
-                continue;
-            }
-            match current_change(&*deps.store, change).await {
-                Ok(current) => *change = current,
-                Err(e) if e.is_transient() => {
-                    result.cut = Some(i);
-                    result.cut_reason = Some(e.to_string());
-                    return finish(deps, result);
-                }
-                Err(e) => read_failures[i] = Some(poison(aws_error_kind(&e), e.to_string())),
-            }
+        if let Err((i, why)) = refresh(&*deps.store, &mut records).await {
+            result.cut = Some(i);
+            result.cut_reason = Some(why);
+            return result;
         }
     }
 
-    // The configuration, once per batch.
-    let config: Result<Arc<Config>, EngineError> =
-        deps.config.load(&*deps.store, Instant::now()).await;
-    let config = match config {
+    // 2. Plan, under the configuration (once per batch).
+    let config = match deps.config.load(&*deps.store, Instant::now()).await {
         Ok(c) => Some(c),
         Err(e) if e.is_transient() => {
             warn!(error = %e, "configuration unreadable: the batch is retried");
-            if !records.is_empty() {
+            if !raws.is_empty() {
                 result.cut = Some(0);
                 result.cut_reason = Some(e.to_string());
             }
-            return finish(deps, result);
+            return result;
         }
         Err(e) => {
             // A malformed CONFIG item: nothing can be planned safely. Records
@@ -333,175 +342,59 @@ async fn process_records_within(
             None
         }
     };
-    let config_error = poison("config", "configuration malformed or unreadable");
-    let work = work_list(
-        profile,
-        config.as_deref(),
-        early,
-        &changes,
-        &read_failures,
-        &config_error,
-    );
-    let (units, first) = order_units(&work);
+    plan(profile, config.as_deref(), &mut records);
 
-    let mut states: HashMap<Unit, (UnitState, u32)> = HashMap::new();
-    if let Some(config) = &config {
-        for chunk in units.chunks(deps.settings.chunk_units.max(1)) {
-            run_chunk(
-                deps,
-                profile,
-                config,
-                chunk,
-                deadline,
-                &mut result.stats,
-                &mut states,
-            )
-            .await;
-            let cut = chunk
-                .iter()
-                .filter(|u| matches!(states.get(*u), Some((UnitState::Transient(_), _))))
-                .filter_map(|u| first.get(u).map(|i| (*i, u)))
-                .min_by_key(|(i, _)| *i);
-            if let Some((i, u)) = cut {
-                if let Some((UnitState::Transient(why), _)) = states.get(u) {
-                    result.cut_reason = Some(why.clone());
-                }
-                result.cut = Some(i);
-                break;
-            }
-        }
-    }
-
-    // Acknowledge in order, dead-lettering permanent failures.
-    let stop = result.cut.unwrap_or(records.len());
-    for i in 0..stop {
-        if let Work::Units(us) = &work[i] {
-            // Belt and braces: a unit that did not finish cuts the batch here.
-            let unfinished = us.iter().any(|u| {
-                !matches!(
-                    states.get(u),
-                    Some((UnitState::Done, _)) | Some((UnitState::Permanent(_), _))
-                )
-            });
-            if unfinished {
-                result.cut = Some(i);
-                result
-                    .cut_reason
-                    .get_or_insert_with(|| "work not finished".into());
-                break;
-            }
-        }
-        let failure: Option<(EnvelopeError, u32, Option<&Unit>)> = match &work[i] {
-            Work::Skip(reason) => {
-                result.stats.skip(reason);
-                None
-            }
-            Work::Config => {
-                result.stats.config_changes += 1;
-                None
-            }
-            Work::Poison(e) => Some((e.clone(), 1, None)),
-            Work::Units(us) => us.iter().find_map(|u| match states.get(u) {
-                Some((UnitState::Permanent(e), attempts)) => Some((e.clone(), *attempts, Some(u))),
-                _ => None,
-            }),
-        };
-        // One dead letter per failed unit: replaying any record of a target
-        // reconciles all of it, so the first record of the batch that needs
-        // the unit carries the others' sequence numbers (`covers`), and they
-        // are acknowledged with it.
-        let covers: Vec<String> = match failure.as_ref().and_then(|(_, _, u)| *u) {
-            Some(u) => {
-                let mut needing =
-                    (0..stop).filter(|j| matches!(&work[*j], Work::Units(us) if us.contains(u)));
-                if needing.next() != Some(i) {
-                    result.stats.skip("covered-by-dead-letter");
-                    result.stats.acknowledged += 1;
-                    continue;
-                }
-                needing
-                    .filter_map(|j| sequence_number(&records[j]))
-                    .collect()
-            }
-            None => Vec::new(),
-        };
-        let failure = failure.map(|(e, a, _)| (e, a));
-        let Some((err, attempts)) = failure else {
-            result.stats.acknowledged += 1;
-            continue;
-        };
-        let key = changes[i]
-            .as_ref()
-            .and_then(|c| c.as_ref().ok())
-            .map(|c| c.key.clone());
-        match origin {
-            Origin::Replay => {
-                warn!(pk = key.as_ref().map(|k| k.pk.as_str()), sk = key.as_ref().map(|k| k.sk.as_str()),
-                      kind = %err.kind, error = %err.message, "replayed record failed again");
-                result.permanent.push((i, err));
-                result.stats.acknowledged += 1;
-            }
-            Origin::Stream => {
-                match dead_letter(deps, &records[i], &err, attempts, now, covers).await {
-                    Ok(()) => {
-                        warn!(pk = key.as_ref().map(|k| k.pk.as_str()), sk = key.as_ref().map(|k| k.sk.as_str()),
-                              seq = sequence_number(&records[i]).as_deref(), kind = %err.kind,
-                              error = %err.message, "record sent to DLQ");
-                        result.stats.dlq_sends += 1;
-                        result.stats.acknowledged += 1;
-                    }
-                    Err(why) => {
-                        error!(pk = key.as_ref().map(|k| k.pk.as_str()), sk = key.as_ref().map(|k| k.sk.as_str()),
-                               error = %why, "DLQ send failed: the record is retried");
-                        result.cut = Some(i);
-                        result.cut_reason = Some(why);
-                        break;
-                    }
-                }
-            }
-        }
-    }
-    finish(deps, result)
-}
-
-/// What one decoded record asks for. Pure: the key first (own writes,
-/// irrelevant items and CONFIG are recognised without looking further),
-/// then the core's [`targets_of`] / [`cascade_partition`]. Without a usable
-/// configuration, records that need one are poison (`config_error`).
-fn work_of(
-    profile: &Profile,
-    config: Option<&Config>,
-    change: &Result<Change, CoreError>,
-    config_error: &EnvelopeError,
-) -> Work {
-    let change = match change {
-        Err(e) => return Work::Poison(poison("undecodable", e.to_string())),
-        Ok(c) => c,
+    // 3. Execute.
+    let (states, cut) = match &config {
+        Some(config) => execute(deps, profile, config, &records, deadline, &mut result.stats).await,
+        None => (HashMap::new(), None),
     };
-    match change.kind.relevance() {
-        Relevance::Derived => Work::Skip("own-write"),
-        Relevance::Irrelevant => Work::Skip("irrelevant"),
-        Relevance::Config => Work::Config,
-        Relevance::Source | Relevance::Target => {
-            let Some(config) = config else {
-                return Work::Poison(config_error.clone());
-            };
-            if let Some(pk) = cascade_partition(change) {
-                return Work::Units(vec![Unit::Cascade(pk.to_owned())]);
-            }
-            let targets = targets_of(profile, config, change);
-            if targets.is_empty() {
-                Work::Skip("no-target")
-            } else {
-                Work::Units(targets.into_iter().map(Unit::Target).collect())
-            }
-        }
+
+    // 4. Acknowledge, up to the cut.
+    let cut = acknowledge(deps, origin, &records, &states, cut, now, &mut result).await;
+    if let Some((i, why)) = cut {
+        result.cut = Some(i);
+        result.cut_reason = Some(why);
     }
+    result
 }
 
-/// What a record asks for, from its key's kind alone, when that is enough:
-/// our own writes and irrelevant items are skipped, CONFIG changes counted.
-/// `None`: the record must be decoded ([`work_of`]).
+/// The oldest record's age now, from `ApproximateCreationDateTime`.
+fn max_lag_ms(raws: &[Value], now: i64) -> u64 {
+    raws.iter()
+        .filter_map(|r| {
+            r.get("dynamodb")?
+                .get("ApproximateCreationDateTime")?
+                .as_f64()
+        })
+        .map(|t| now as f64 - t * 1000.0)
+        .filter(|lag| lag.is_finite() && *lag > 0.0)
+        .fold(0, |m, lag| m.max(lag as u64))
+}
+
+/// Phase 1: each record decoded on its own (one malformed record never
+/// hides the others), the key first: our own writes, irrelevant items and
+/// CONFIG changes are sorted out without decoding their images (images are
+/// built only for MODIFY: planning looks at no other). A record whose key
+/// cannot be read is decoded, so that the error says what is wrong with it.
+fn decode<'a>(profile: &Profile, raws: &'a [Value]) -> Vec<Record<'a>> {
+    raws.iter()
+        .map(|raw| {
+            let gated = decode_json_record_gated(profile, raw, Images::ForModify, |k| {
+                early_work(k).is_none()
+            });
+            let work = match gated {
+                Gated::Skipped(kind) => early_work(&kind).unwrap_or(Work::Skip("irrelevant")),
+                Gated::Decoded(Ok(change)) => Work::Pending(change),
+                Gated::Decoded(Err(e)) => Work::Poison(poison("undecodable", e.to_string())),
+            };
+            Record { raw, work }
+        })
+        .collect()
+}
+
+/// What a record asks for from its key's kind alone, when that is enough.
+/// `None`: the record must be decoded and planned.
 fn early_work(kind: &ItemKind) -> Option<Work> {
     match kind.relevance() {
         Relevance::Derived => Some(Work::Skip("own-write")),
@@ -511,66 +404,64 @@ fn early_work(kind: &ItemKind) -> Option<Work> {
     }
 }
 
-/// Records sorted out by key ([`early_work`]) and the rest decoded: for each
-/// record either its early work or its decoded change (images built only
-/// for MODIFY: planning looks at no other). Each key is parsed once, and
-/// nothing of a skipped record is checked beyond its key; a record whose key
-/// cannot be read is decoded (the decoder says what is wrong with it).
-#[allow(clippy::type_complexity)]
-fn decode_batch(
-    profile: &Profile,
-    records: &[Value],
-) -> (Vec<Option<Work>>, Vec<Option<Result<Change, CoreError>>>) {
-    // Record by record, so that the decoder finds the record still in cache.
-    records
-        .iter()
-        .map(|r| {
-            match decode_json_record_gated(profile, r, Images::ForModify, |k| {
-                early_work(k).is_none()
-            }) {
-                Gated::Skipped(kind) => (early_work(&kind), None),
-                Gated::Decoded(change) => (None, Some(change)),
-            }
-        })
-        .unzip()
+/// Phase 1, replays only: each decoded record rewritten to its item's
+/// current state. A permanent read failure makes the record poison; a
+/// transient one cuts the batch there.
+async fn refresh(store: &dyn Store, records: &mut [Record<'_>]) -> Result<(), Cut> {
+    for (i, r) in records.iter_mut().enumerate() {
+        let Work::Pending(change) = &r.work else {
+            continue;
+        };
+        match current_change(store, change).await {
+            Ok(current) => r.work = Work::Pending(current),
+            Err(e) if e.is_transient() => return Err((i, e.to_string())),
+            Err(e) => r.work = Work::Poison(poison(aws_error_kind(&e), e.to_string())),
+        }
+    }
+    Ok(())
 }
 
-/// Each record's work: its early work, else its read failure (replays),
-/// else what its decoded change asks for under `config`.
-fn work_list(
-    profile: &Profile,
-    config: Option<&Config>,
-    early: Vec<Option<Work>>,
-    changes: &[Option<Result<Change, CoreError>>],
-    read_failures: &[Option<EnvelopeError>],
-    config_error: &EnvelopeError,
-) -> Vec<Work> {
-    early
-        .into_iter()
-        .zip(changes)
-        .enumerate()
-        .map(|(i, (early, c))| match (early, read_failures.get(i), c) {
-            (Some(w), _, _) => w,
-            (None, Some(Some(p)), _) => Work::Poison(p.clone()),
-            (None, _, Some(c)) => work_of(profile, config, c, config_error),
-            (None, _, None) => Work::Skip("no-target"),
-        })
-        .collect()
+/// Phase 2, pure: what each decoded record asks for under `config`
+/// ([`targets_of`], [`cascade_partition`]). Without a usable configuration,
+/// records that need one are poison.
+fn plan(profile: &Profile, config: Option<&Config>, records: &mut [Record<'_>]) {
+    for r in records {
+        let Work::Pending(change) = &r.work else {
+            continue;
+        };
+        r.work = match config {
+            None => Work::Poison(poison("config", "configuration malformed or unreadable")),
+            Some(config) => plan_change(profile, config, change),
+        };
+    }
+}
+
+fn plan_change(profile: &Profile, config: &Config, change: &Change) -> Work {
+    if let Some(w) = early_work(&change.kind) {
+        return w;
+    }
+    if let Some(pk) = cascade_partition(change) {
+        return Work::Units(vec![Unit::Cascade(pk.to_owned())]);
+    }
+    let targets = targets_of(profile, config, change);
+    if targets.is_empty() {
+        Work::Skip("no-target")
+    } else {
+        Work::Units(targets.into_iter().map(Unit::Target).collect())
+    }
 }
 
 /// Distinct units in the order of the first record needing them, and that
 /// record's index.
-fn order_units(work: &[Work]) -> (Vec<Unit>, HashMap<&Unit, usize>) {
+fn order_units<'r>(records: &'r [Record<'_>]) -> (Vec<&'r Unit>, HashMap<&'r Unit, usize>) {
     let mut first: HashMap<&Unit, usize> = HashMap::new();
-    let mut units: Vec<Unit> = Vec::new();
-    for (i, w) in work.iter().enumerate() {
-        if let Work::Units(us) = w {
-            for u in us {
-                first.entry(u).or_insert_with(|| {
-                    units.push(u.clone());
-                    i
-                });
-            }
+    let mut units: Vec<&Unit> = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        for u in r.units() {
+            first.entry(u).or_insert_with(|| {
+                units.push(u);
+                i
+            });
         }
     }
     (units, first)
@@ -592,41 +483,27 @@ pub struct BatchPlan {
     pub poison: usize,
 }
 
-/// Decode and sort out a batch under `config`: what [`process_records`]
-/// does before its first read.
+/// Phases 1 and 2 of a batch under `config`: what [`process_records`] does
+/// before its first read.
 pub fn plan_records(profile: &Profile, config: &Config, records: &[Value]) -> BatchPlan {
-    let (early, changes) = decode_batch(profile, records);
-    let work = work_list(
-        profile,
-        Some(config),
-        early,
-        &changes,
-        &[],
-        &EnvelopeError::default(),
-    );
-    let mut plan = BatchPlan::default();
-    for w in &work {
-        match w {
-            Work::Skip(_) => plan.skipped += 1,
-            Work::Config => plan.config_changes += 1,
-            Work::Poison(_) => plan.poison += 1,
-            Work::Units(_) => {}
+    let mut records = decode(profile, records);
+    plan(profile, Some(config), &mut records);
+    let mut out = BatchPlan::default();
+    for r in &records {
+        match &r.work {
+            Work::Skip(_) => out.skipped += 1,
+            Work::Config => out.config_changes += 1,
+            Work::Poison(_) => out.poison += 1,
+            Work::Units(_) | Work::Pending(_) => {}
         }
     }
-    for u in order_units(&work).0 {
+    for u in order_units(&records).0 {
         match u {
-            Unit::Target(k) => plan.targets.push(k),
-            Unit::Cascade(pk) => plan.cascades.push(pk),
+            Unit::Target(k) => out.targets.push(k.clone()),
+            Unit::Cascade(pk) => out.cascades.push(pk.clone()),
         }
     }
-    plan
-}
-
-fn finish(_deps: &Deps, mut result: BatchResult) -> BatchResult {
-    if let Some(cut) = result.cut {
-        result.stats.failed = result.stats.records.saturating_sub(cut as u64);
-    }
-    result
+    out
 }
 
 /// The change as of now: the item's current state (strongly consistent),
@@ -650,122 +527,218 @@ async fn current_change(store: &dyn Store, change: &Change) -> Result<Change, Aw
     Ok(c)
 }
 
+/// Phase 3: the units, in the order of the first record needing them, in
+/// chunks. A unit failing transiently stops the work after its chunk and
+/// cuts the batch at the first record that needs it.
+async fn execute(
+    deps: &Deps,
+    profile: &Profile,
+    config: &Config,
+    records: &[Record<'_>],
+    deadline: Instant,
+    stats: &mut Stats,
+) -> (HashMap<Unit, UnitState>, Option<Cut>) {
+    let (units, first) = order_units(records);
+    let mut states: HashMap<Unit, UnitState> = HashMap::new();
+    for chunk in units.chunks(deps.settings.chunk_units.max(1)) {
+        run_chunk(deps, profile, config, chunk, deadline, stats, &mut states).await;
+        let cut = chunk
+            .iter()
+            .filter_map(|u| match states.get(*u) {
+                Some(UnitState::Transient(why)) => first.get(*u).map(|i| (*i, why.clone())),
+                _ => None,
+            })
+            .min_by_key(|(i, _)| *i);
+        if cut.is_some() {
+            return (states, cut);
+        }
+    }
+    (states, None)
+}
+
+/// Phase 4: acknowledge the records in order up to `cut`, dead-lettering
+/// permanent failures (a replay reports them instead). Returns where the
+/// batch stops: `cut`, or an earlier record whose work did not finish or
+/// whose dead letter could not be sent.
+async fn acknowledge(
+    deps: &Deps,
+    origin: Origin,
+    records: &[Record<'_>],
+    states: &HashMap<Unit, UnitState>,
+    cut: Option<Cut>,
+    now: i64,
+    result: &mut BatchResult,
+) -> Option<Cut> {
+    let stop = cut.as_ref().map_or(records.len(), |(i, _)| *i);
+    for (i, r) in records[..stop].iter().enumerate() {
+        let failure: Option<(EnvelopeError, Option<&Unit>)> = match &r.work {
+            Work::Skip(reason) => {
+                result.stats.skip(reason);
+                None
+            }
+            Work::Config => {
+                result.stats.config_changes += 1;
+                None
+            }
+            // Not planned (no configuration to plan with): retried.
+            Work::Pending(_) => return Some((i, "work not planned".into())),
+            Work::Poison(e) => Some((e.clone(), None)),
+            Work::Units(us) => {
+                // Belt and braces: a unit that did not finish cuts here.
+                if us
+                    .iter()
+                    .any(|u| !matches!(states.get(u), Some(UnitState::Done | UnitState::Permanent(_))))
+                {
+                    return Some((i, cut.map_or_else(|| "work not finished".into(), |c| c.1)));
+                }
+                us.iter().find_map(|u| match states.get(u) {
+                    Some(UnitState::Permanent(e)) => Some((e.clone(), Some(u))),
+                    _ => None,
+                })
+            }
+        };
+        let Some((err, unit)) = failure else {
+            result.stats.acknowledged += 1;
+            continue;
+        };
+        // One dead letter per failed unit: replaying any record of a target
+        // reconciles all of it, so the first record of the batch that needs
+        // the unit carries the others' sequence numbers (`covers`), and they
+        // are acknowledged with it.
+        let covers: Vec<String> = match unit {
+            Some(u) => {
+                let mut needing = (0..stop).filter(|j| records[*j].units().contains(u));
+                if needing.next() != Some(i) {
+                    result.stats.skip("covered-by-dead-letter");
+                    result.stats.acknowledged += 1;
+                    continue;
+                }
+                needing.filter_map(|j| sequence_number(records[j].raw)).collect()
+            }
+            None => Vec::new(),
+        };
+        let (pk, sk) = r.key();
+        match origin {
+            Origin::Replay => {
+                warn!(pk, sk, kind = %err.kind, error = %err.message, "replayed record failed again");
+                result.permanent.push((i, err));
+                result.stats.acknowledged += 1;
+            }
+            Origin::Stream => match dead_letter(deps, r.raw, &err, now, covers).await {
+                Ok(()) => {
+                    warn!(pk, sk, seq = sequence_number(r.raw).as_deref(), kind = %err.kind,
+                          error = %err.message, "record sent to DLQ");
+                    result.stats.dlq_sends += 1;
+                    result.stats.acknowledged += 1;
+                }
+                Err(why) => {
+                    error!(pk, sk, error = %why, "DLQ send failed: the record is retried");
+                    return Some((i, why));
+                }
+            },
+        }
+    }
+    cut
+}
+
 /// Execute one chunk of units once (each request retried by the adapter);
 /// a unit failing transiently is recorded as such and cuts the batch.
 async fn run_chunk(
     deps: &Deps,
     profile: &Profile,
     config: &Config,
-    chunk: &[Unit],
+    chunk: &[&Unit],
     deadline: Instant,
     stats: &mut Stats,
-    states: &mut HashMap<Unit, (UnitState, u32)>,
+    states: &mut HashMap<Unit, UnitState>,
 ) {
-    let pending: Vec<Unit> = chunk.to_vec();
-    // One pass per invocation (the adapter retried each request): every
-    // unit's state records a single attempt.
-    const ATTEMPTS: u32 = 1;
-    {
-        let targets: Vec<ItemKey> = pending
-            .iter()
-            .filter_map(|u| match u {
-                Unit::Target(k) => Some(k.clone()),
-                Unit::Cascade(_) => None,
-            })
-            .collect();
-        let mut failed: Vec<(Unit, String)> = Vec::new();
-        if !targets.is_empty() {
-            // Never run past the invocation: what has not finished by the
-            // deadline (minus the margin) is retried by the next one.
-            let stop_at = deadline
-                .checked_sub(deps.settings.deadline_margin)
-                .unwrap_or(deadline);
-            let outcomes = match tokio::time::timeout_at(
-                stop_at.into(),
-                reconcile_targets(
-                    &*deps.store,
-                    profile,
-                    config,
-                    &targets,
-                    Mode::Apply,
-                    deps.settings.concurrency,
-                ),
-            )
-            .await
-            {
-                Ok(outcomes) => outcomes,
-                Err(_) => {
-                    for u in pending {
-                        states.insert(
-                            u,
-                            (
-                                UnitState::Transient("invocation deadline reached".into()),
-                                ATTEMPTS,
-                            ),
-                        );
+    let targets: Vec<ItemKey> = chunk
+        .iter()
+        .filter_map(|u| match u {
+            Unit::Target(k) => Some(k.clone()),
+            Unit::Cascade(_) => None,
+        })
+        .collect();
+    if !targets.is_empty() {
+        // Never run past the invocation: what has not finished by the
+        // deadline (minus the margin) is retried by the next one.
+        let stop_at = deadline
+            .checked_sub(deps.settings.deadline_margin)
+            .unwrap_or(deadline);
+        let reconciled = tokio::time::timeout_at(
+            stop_at.into(),
+            reconcile_targets(
+                &*deps.store,
+                profile,
+                config,
+                &targets,
+                Mode::Apply,
+                deps.settings.concurrency,
+            ),
+        )
+        .await;
+        let Ok(outcomes) = reconciled else {
+            for u in chunk {
+                let why = "invocation deadline reached".to_owned();
+                states.insert((*u).clone(), UnitState::Transient(why));
+            }
+            return;
+        };
+        for o in outcomes {
+            let (pk, sk) = (o.target.pk.as_str(), o.target.sk.as_str());
+            let state = match o.result {
+                Ok(r) => {
+                    stats.targets += 1;
+                    stats.writes += u64::from(r.writes);
+                    stats.map_updates += r.map_updates as u64;
+                    stats.fts_puts += r.fts_puts as u64;
+                    stats.fts_deletes += r.fts_deletes as u64;
+                    if r.target_missing {
+                        stats.missing_targets += 1;
+                        debug!(pk, sk, "target gone: nothing to do");
+                    } else if r.noop {
+                        stats.noop_targets += 1;
+                    } else {
+                        debug!(pk, sk, writes = r.writes, "target reconciled");
                     }
-                    return;
+                    UnitState::Done
+                }
+                Err(e) if e.is_transient() => {
+                    debug!(pk, sk, error = %e, "transient failure");
+                    UnitState::Transient(e.to_string())
+                }
+                Err(e) if e.is_index_type_mismatch() => {
+                    // The table is not in the format planned for: read
+                    // it again; the batch is retried, never dead-lettered.
+                    warn!(pk, sk, error = %e, "index key type mismatch: the table format is read again");
+                    deps.format.invalidate();
+                    UnitState::Transient(e.to_string())
+                }
+                Err(e) => {
+                    warn!(pk, sk, error = %e, "permanent failure");
+                    UnitState::Permanent(poison(engine_error_kind(&e), e.to_string()))
                 }
             };
-            for o in outcomes {
-                let unit = Unit::Target(o.target.clone());
-                match o.result {
-                    Ok(r) => {
-                        stats.targets += 1;
-                        stats.writes += u64::from(r.writes);
-                        stats.map_updates += r.map_updates as u64;
-                        stats.fts_puts += r.fts_puts as u64;
-                        stats.fts_deletes += r.fts_deletes as u64;
-                        if r.target_missing {
-                            stats.missing_targets += 1;
-                            debug!(pk = %o.target.pk, sk = %o.target.sk, "target gone: nothing to do");
-                        } else if r.noop {
-                            stats.noop_targets += 1;
-                        } else {
-                            debug!(pk = %o.target.pk, sk = %o.target.sk, writes = r.writes, "target reconciled");
-                        }
-                        states.insert(unit, (UnitState::Done, ATTEMPTS));
-                    }
-                    Err(e) if e.is_transient() => {
-                        debug!(pk = %o.target.pk, sk = %o.target.sk, error = %e, "transient failure");
-                        failed.push((unit, e.to_string()));
-                    }
-                    Err(e) if e.is_index_type_mismatch() => {
-                        // The table is not in the format planned for: read
-                        // it again; the batch is retried, never dead-lettered.
-                        warn!(pk = %o.target.pk, sk = %o.target.sk, error = %e, "index key type mismatch: the table format is read again");
-                        deps.format.invalidate();
-                        states.insert(unit, (UnitState::Transient(e.to_string()), ATTEMPTS));
-                    }
-                    Err(e) => {
-                        warn!(pk = %o.target.pk, sk = %o.target.sk, error = %e, "permanent failure");
-                        let p = poison(engine_error_kind(&e), e.to_string());
-                        states.insert(unit, (UnitState::Permanent(p), ATTEMPTS));
-                    }
-                }
+            states.insert(Unit::Target(o.target), state);
+        }
+    }
+    for u in chunk {
+        let Unit::Cascade(pk) = u else { continue };
+        let state = match cascade(&*deps.store, pk, now_ms() / 1000).await {
+            Ok((expired, requests)) => {
+                stats.cascades += 1;
+                stats.expired += expired;
+                stats.writes += requests;
+                info!(pk = %pk, expired, "orphan partition expired");
+                UnitState::Done
             }
-        }
-        for u in &pending {
-            let Unit::Cascade(pk) = u else { continue };
-            match cascade(&*deps.store, pk, now_ms() / 1000).await {
-                Ok((expired, requests)) => {
-                    stats.cascades += 1;
-                    stats.expired += expired;
-                    stats.writes += requests;
-                    info!(pk = %pk, expired, "orphan partition expired");
-                    states.insert(u.clone(), (UnitState::Done, ATTEMPTS));
-                }
-                Err(e) if e.is_transient() => failed.push((u.clone(), e.to_string())),
-                Err(e) => {
-                    warn!(pk = %pk, error = %e, "cascade failed permanently");
-                    let p = poison(aws_error_kind(&e), e.to_string());
-                    states.insert(u.clone(), (UnitState::Permanent(p), ATTEMPTS));
-                }
+            Err(e) if e.is_transient() => UnitState::Transient(e.to_string()),
+            Err(e) => {
+                warn!(pk = %pk, error = %e, "cascade failed permanently");
+                UnitState::Permanent(poison(aws_error_kind(&e), e.to_string()))
             }
-        }
-        for (u, why) in failed {
-            states.insert(u, (UnitState::Transient(why), ATTEMPTS));
-        }
+        };
+        states.insert((*u).clone(), state);
     }
 }
 
@@ -800,7 +773,7 @@ pub(crate) async fn dead_letter_record(
     err: &EnvelopeError,
     now: i64,
 ) -> Result<(), String> {
-    dead_letter(deps, record, err, 1, now, Vec::new()).await
+    dead_letter(deps, record, err, now, Vec::new()).await
 }
 
 /// Send one record to the DLQ. `Err` (a reason) when there is no DLQ or
@@ -809,7 +782,6 @@ async fn dead_letter(
     deps: &Deps,
     record: &Value,
     err: &EnvelopeError,
-    attempts: u32,
     now: i64,
     covers: Vec<String>,
 ) -> Result<(), String> {
@@ -820,7 +792,8 @@ async fn dead_letter(
         version: ENVELOPE_VERSION.into(),
         record: record.clone(),
         error: err.clone(),
-        attempts,
+        // One pass per invocation: the adapter's retries happen inside it.
+        attempts: 1,
         first_failure: rfc3339(now),
         function: FunctionId {
             name: deps.settings.function_name.clone(),

@@ -6,12 +6,18 @@
 //! - An SQS event (the DLQ attached as an event source) → the SQS partial
 //!   batch response, one `itemIdentifier` (message id) per message kept.
 //!
-//! The event is taken as JSON, not as a typed event: one malformed record
-//! must not fail the deserialization of the whole batch.
+//! The event's records arrive raw ([`Event`]) and are typed one by one: one
+//! malformed record must not fail the deserialization of the whole batch.
+//! The responses are `aws_lambda_events`' own types ([`Response`]).
 
 use std::time::Instant;
 
-use serde_json::{json, Value};
+use aws_lambda_events::sqs::SqsMessage;
+use aws_lambda_events::streams::{
+    DynamoDbBatchItemFailure, DynamoDbEventResponse, SqsBatchItemFailure, SqsEventResponse,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tracing::warn;
 
 use crate::handler::{now_ms, process_records, Deps, Origin, Settings};
@@ -31,6 +37,10 @@ pub enum HandlerError {
     /// written; the whole batch is retried.
     #[error(transparent)]
     Format(mlflow_ddb_engine::EngineError),
+    /// The event is not a Lambda event (a JSON object whose `Records`, when
+    /// present, is an array); nothing was read.
+    #[error("the event is not a Lambda event (a JSON object with a Records array): {0}")]
+    Event(serde_json::Error),
 }
 
 /// Where metric lines go.
@@ -55,38 +65,95 @@ pub fn emit(sink: MetricsSink, settings: &Settings, stats: &Stats) {
     }
 }
 
-/// Which event a Lambda received.
-fn is_sqs(event: &Value) -> bool {
-    event
-        .get("Records")
-        .and_then(Value::as_array)
-        .and_then(|r| r.first())
-        .and_then(|r| r.get("eventSource"))
-        .and_then(Value::as_str)
-        == Some("aws:sqs")
+/// An invocation's event as it arrives: the records of a DynamoDB stream
+/// batch or of an SQS batch (the DLQ), each kept raw. A record is typed one
+/// by one afterwards (a stream record by the one decoder,
+/// `mlflow_ddb_core::stream`; an SQS message as
+/// [`aws_lambda_events::sqs::SqsMessage`]), so that one malformed record
+/// never fails the deserialization of its batch.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Event {
+    #[serde(rename = "Records", default)]
+    pub records: Vec<Value>,
+}
+
+/// What an invocation answers: the partial batch response of its event
+/// source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    Stream(DynamoDbEventResponse),
+    Sqs(SqsEventResponse),
+}
+
+impl Response {
+    /// The identifiers reported as not done.
+    pub fn failures(&self) -> Vec<&str> {
+        match self {
+            Response::Stream(r) => r
+                .batch_item_failures
+                .iter()
+                .filter_map(|f| f.item_identifier.as_deref())
+                .collect(),
+            Response::Sqs(r) => r
+                .batch_item_failures
+                .iter()
+                .filter_map(|f| f.item_identifier.as_deref())
+                .collect(),
+        }
+    }
+}
+
+impl Event {
+    /// Whether the records come from SQS (the DLQ as an event source).
+    fn is_sqs(&self) -> bool {
+        self.records
+            .first()
+            .and_then(|r| r.get("eventSource"))
+            .and_then(Value::as_str)
+            == Some("aws:sqs")
+    }
 }
 
 /// Handle one invocation.
 pub async fn handle(
     deps: &Deps,
+    event: Event,
+    deadline: Instant,
+    sink: MetricsSink,
+) -> Result<Response, HandlerError> {
+    if event.is_sqs() {
+        return Ok(Response::Sqs(
+            handle_sqs(deps, &event.records, deadline, sink).await,
+        ));
+    }
+    handle_stream(deps, &event.records, deadline, sink)
+        .await
+        .map(Response::Stream)
+}
+
+/// [`handle`] on the wire: the event as Lambda's JSON, the response as the
+/// JSON Lambda reads (the `invoke` command, and the tests, which so check
+/// the wire form too).
+pub async fn handle_json(
+    deps: &Deps,
     event: Value,
     deadline: Instant,
     sink: MetricsSink,
 ) -> Result<Value, HandlerError> {
-    if is_sqs(&event) {
-        return Ok(handle_sqs(deps, &event, deadline, sink).await);
-    }
-    handle_stream(deps, &event, deadline, sink).await
+    let event: Event = serde_json::from_value(event).map_err(HandlerError::Event)?;
+    let response = handle(deps, event, deadline, sink).await?;
+    Ok(serde_json::to_value(response).expect("a partial batch response is JSON"))
 }
 
 /// A DynamoDB stream event.
 pub async fn handle_stream(
     deps: &Deps,
-    event: &Value,
+    records: &[Value],
     deadline: Instant,
     sink: MetricsSink,
-) -> Result<Value, HandlerError> {
-    let (response, stats) = stream_batch(deps, event, deadline).await;
+) -> Result<DynamoDbEventResponse, HandlerError> {
+    let (response, stats) = stream_batch(deps, records, deadline).await;
     emit(sink, &deps.settings, &stats);
     response
 }
@@ -94,65 +161,65 @@ pub async fn handle_stream(
 /// [`handle_stream`] without emitting metrics: the response and the counters.
 pub async fn stream_batch(
     deps: &Deps,
-    event: &Value,
+    records: &[Value],
     deadline: Instant,
-) -> (Result<Value, HandlerError>, Stats) {
-    let empty = Vec::new();
-    let records = match event.get("Records").and_then(Value::as_array) {
-        Some(r) => r,
-        None => {
-            warn!("event without a Records array: nothing to do");
-            &empty
-        }
-    };
+) -> (Result<DynamoDbEventResponse, HandlerError>, Stats) {
     let mut result = process_records(deps, records, Origin::Stream, deadline).await;
     if let Some(e) = result.format_error.take() {
         return (Err(HandlerError::Format(e)), result.stats);
     }
-    let failures = match result.cut {
-        None => Vec::new(),
-        Some(cut) => match result.failure_identifier(records) {
-            Some(seq) => {
-                warn!(seq = %seq, index = cut, reason = result.cut_reason.as_deref().unwrap_or(""),
-                      "batch cut: Lambda retries from this record");
-                vec![json!({"itemIdentifier": seq})]
-            }
-            None => return (Err(HandlerError::Unidentifiable(cut)), result.stats),
-        },
-    };
-    (Ok(json!({ "batchItemFailures": failures })), result.stats)
+    let mut response = DynamoDbEventResponse::default();
+    if let Some(cut) = result.cut {
+        let Some(seq) = result.failure_identifier(records) else {
+            return (Err(HandlerError::Unidentifiable(cut)), result.stats);
+        };
+        warn!(seq = %seq, index = cut, reason = result.cut_reason.as_deref().unwrap_or(""),
+              "batch cut: Lambda retries from this record");
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = Some(seq);
+        response.batch_item_failures.push(failure);
+    }
+    (Ok(response), result.stats)
 }
 
-/// An SQS event from the DLQ.
-pub async fn handle_sqs(deps: &Deps, event: &Value, deadline: Instant, sink: MetricsSink) -> Value {
-    let mut failures = Vec::new();
+/// An SQS event from the DLQ: each message typed on its own; the ones not
+/// done are reported by message id (Lambda keeps them on the queue).
+pub async fn handle_sqs(
+    deps: &Deps,
+    records: &[Value],
+    deadline: Instant,
+    sink: MetricsSink,
+) -> SqsEventResponse {
+    let mut response = SqsEventResponse::default();
     let mut stats = Stats::default();
-    let records = event
-        .get("Records")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    for m in records {
-        let Some(id) = m
-            .get("messageId")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-        else {
+    for raw in records {
+        let message = match SqsMessage::deserialize(raw) {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(error = %e, "SQS record unreadable: skipped (it has no id to keep it by)");
+                continue;
+            }
+        };
+        let Some(id) = message.message_id.filter(|s| !s.is_empty()) else {
             warn!("SQS record without a messageId: skipped");
             continue;
         };
+        let mut keep = |id: String| {
+            let mut f = SqsBatchItemFailure::default();
+            f.item_identifier = Some(id);
+            response.batch_item_failures.push(f);
+        };
         if Instant::now() + deps.settings.deadline_margin > deadline {
-            failures.push(json!({"itemIdentifier": id}));
+            keep(id);
             continue;
         }
-        let body = m.get("body").and_then(Value::as_str).unwrap_or("");
-        let r = handle_dlq_message(deps, body, deadline).await;
+        let r = handle_dlq_message(deps, message.body.as_deref().unwrap_or(""), deadline).await;
         stats.merge(&r.stats);
         if !r.done {
             warn!(message_id = %id, reason = r.reason.as_deref().unwrap_or(""), "DLQ message kept");
-            failures.push(json!({"itemIdentifier": id}));
+            keep(id);
         }
     }
     emit(sink, &deps.settings, &stats);
-    json!({ "batchItemFailures": failures })
+    response
 }

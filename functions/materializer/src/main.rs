@@ -13,7 +13,7 @@ use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
 use lambda_runtime::{service_fn, LambdaEvent};
 use materializer::handler::{Deps, Settings};
-use materializer::lambda::{handle, MetricsSink};
+use materializer::lambda::{handle, handle_json, Event, MetricsSink};
 use materializer::replay::replay_queue;
 use materializer::tail::{tail, TailOptions};
 use mlflow_ddb_aws::{
@@ -22,7 +22,6 @@ use mlflow_ddb_aws::{
 use mlflow_ddb_core::format::FormatSetting;
 use mlflow_ddb_engine::runtime::{deadline_instant, env_or, init_tracing};
 use mlflow_ddb_engine::{ConfigCache, FormatResolver};
-use serde_json::Value;
 
 #[derive(Parser)]
 #[command(
@@ -208,14 +207,15 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let body =
                 std::fs::read(&event).with_context(|| format!("reading {}", event.display()))?;
-            let event: Value = serde_json::from_slice(&body).context("the event is not JSON")?;
+            let event: serde_json::Value =
+                serde_json::from_slice(&body).context("the event is not JSON")?;
             let dlq: Option<Arc<dyn Queue>> =
                 dlq_url.map(|u| Arc::new(SqsQueue::new(&clients, u)) as Arc<dyn Queue>);
             let deps = deps(&clients, &table, &env, dlq);
             // A table in the other format stops here, before any record.
             deps.format.resolve().await?;
             let deadline = Instant::now() + Duration::from_secs(timeout.max(1));
-            let response = handle(&deps, event, deadline, MetricsSink::Stderr).await?;
+            let response = handle_json(&deps, event, deadline, MetricsSink::Stderr).await?;
             println!("{response}");
         }
         Command::Replay {
@@ -243,7 +243,7 @@ async fn run_lambda(env: Env) -> anyhow::Result<()> {
         .filter(|u| !u.is_empty())
         .map(|u| Arc::new(SqsQueue::new(&clients, u)) as Arc<dyn Queue>);
     let deps = Arc::new(deps(&clients, &table, &env, dlq));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let deps = deps.clone();
         async move {
             let deadline = deadline_instant(event.context.deadline);

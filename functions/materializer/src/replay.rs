@@ -168,8 +168,8 @@ pub async fn read_range(
         if page.records.is_empty() {
             empty += 1;
         }
-        for r in page.records {
-            let v = serde_json::to_value(&r).unwrap_or(Value::Null);
+        let records = page.lambda_json().map_err(|e| read_error(info, e))?;
+        for v in records {
             let Some(seq) = sequence_number(&v).map(SequenceNumber::new) else {
                 continue;
             };

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use mlflow_ddb_aws::{AwsError, Queue, ShardInfo, ShardStart, StreamReader};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::envelope::{on_failure_message, BatchInfo};
@@ -301,12 +301,7 @@ pub async fn tail(
             };
             if !page.records.is_empty() {
                 progressed = true;
-                let records: Vec<Value> = page
-                    .records
-                    .iter()
-                    .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
-                    .collect();
-                t.deliver(id, records).await?;
+                t.deliver(id, page.lambda_json()?).await?;
             }
             match page.next_iterator {
                 Some(next) => {
@@ -373,18 +368,15 @@ impl Tail<'_> {
             }
             self.summary.invocations += 1;
             let deadline = Instant::now() + self.opts.invocation_timeout;
-            let event = json!({ "Records": batch });
-            let (resp, stats) = stream_batch(self.deps, &event, deadline).await;
+            let (resp, stats) = stream_batch(self.deps, &batch, deadline).await;
             emit(self.opts.metrics, &self.deps.settings, &stats);
             self.summary.stats.merge(&stats);
             // The records the handler left undone start at `idx`.
             let idx = match &resp {
-                Ok(v) => v
-                    .get("batchItemFailures")
-                    .and_then(Value::as_array)
-                    .and_then(|f| f.first())
-                    .and_then(|f| f.get("itemIdentifier"))
-                    .and_then(Value::as_str)
+                Ok(r) => r
+                    .batch_item_failures
+                    .first()
+                    .and_then(|f| f.item_identifier.as_deref())
                     .map(|seq| {
                         batch
                             .iter()

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use materializer::envelope::{Envelope, EnvelopeError, FunctionId, ENVELOPE_VERSION};
 use materializer::handler::{Deps, Settings};
-use materializer::lambda::{handle, MetricsSink};
+use materializer::lambda::{handle_json, MetricsSink};
 use mlflow_ddb_aws::testkit::{item, s};
 use mlflow_ddb_aws::{MemoryStore, Store};
 use mlflow_ddb_core::format::TableFormat;
@@ -391,7 +391,7 @@ fn interleaving_keeps_each_items_order() {
 
 async fn deliver(d: &Deps, records: &[Value]) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let resp = handle(d, json!({"Records": records}), deadline, MetricsSink::Off)
+    let resp = handle_json(d, json!({"Records": records}), deadline, MetricsSink::Off)
         .await
         .expect("handled");
     assert_eq!(resp["batchItemFailures"], json!([]), "no failure in memory");
@@ -439,7 +439,7 @@ proptest! {
                 for r in &how.replay {
                     let body = envelope(&noisy.stream[r % done]);
                     let sqs = json!({"Records": [{"messageId": "m", "eventSource": "aws:sqs", "body": body}]});
-                    let resp = handle(&d, sqs, Instant::now() + Duration::from_secs(30), MetricsSink::Off).await.unwrap();
+                    let resp = handle_json(&d, sqs, Instant::now() + Duration::from_secs(30), MetricsSink::Off).await.unwrap();
                     assert_eq!(resp["batchItemFailures"], json!([]));
                 }
             }

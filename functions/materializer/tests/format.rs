@@ -16,7 +16,7 @@ use mlflow_ddb_aws::{Store, StreamReader};
 use mlflow_ddb_core::format::{FormatSetting, TableFormat};
 use mlflow_ddb_core::item::AttributeValue;
 use mlflow_ddb_engine::FormatResolver;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const FORMATS: [TableFormat; 2] = [TableFormat::V0_1, TableFormat::Main];
 
@@ -98,9 +98,8 @@ async fn a_wrong_format_fails_the_batch_and_writes_nothing() {
         assert!(records.len() >= 4, "{format}: {} records", records.len());
 
         let wrong = deps_for(&t, FormatSetting::Fixed(format.other()));
-        let event = json!({ "Records": records });
         let deadline = Instant::now() + std::time::Duration::from_secs(30);
-        let (response, stats) = stream_batch(&wrong, &event, deadline).await;
+        let (response, stats) = stream_batch(&wrong, &records, deadline).await;
         let err = response.expect_err("the wrong format fails the invocation");
         assert!(matches!(err, HandlerError::Format(_)), "{err}");
         let msg = err.to_string();

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use materializer::envelope::DlqMessage;
 use materializer::handler::{plan_records, Deps, Settings};
-use materializer::lambda::{handle, stream_batch, MetricsSink};
+use materializer::lambda::{handle_json, stream_batch, HandlerError, MetricsSink};
 use mlflow_ddb_aws::testkit::{
     config_of, key_of, reference_table, seed_from_env, stripped, SplitMix64,
 };
@@ -644,18 +644,29 @@ async fn handler_claims(fx: &Fixture, event: &Value, tally: &mut Tally) -> Resul
     let (deps, store, queue) = fx.deps();
     let deadline = Instant::now() + Duration::from_secs(60);
     let sqs = event["Records"][0]["eventSource"] == "aws:sqs";
-    if sqs || event.get("Records").and_then(Value::as_array).is_none() {
+    let records = match event.get("Records") {
+        None => Some(Vec::new()),
+        Some(r) => r.as_array().cloned(),
+    };
+    let Some(records) = records else {
+        // Not a Lambda event: refused as a whole before anything is read
+        // (the Lambda runtime reports the invocation as failed).
+        return match handle_json(&deps, event.clone(), deadline, MetricsSink::Off).await {
+            Err(HandlerError::Event(_)) => Ok(()),
+            other => Err(format!("an event whose Records is not an array got {other:?}")),
+        };
+    };
+    if sqs || records.is_empty() {
         // Not a stream batch: the SQS path (replays), or nothing to do.
-        return match handle(&deps, event.clone(), deadline, MetricsSink::Off).await {
+        return match handle_json(&deps, event.clone(), deadline, MetricsSink::Off).await {
             Ok(r) if r["batchItemFailures"].is_array() => Ok(()),
             other => Err(format!("a non-stream event got {other:?}")),
         };
     }
-    let records = event["Records"].as_array().cloned().unwrap_or_default();
-    let (response, stats) = stream_batch(&deps, event, deadline).await;
+    let (response, stats) = stream_batch(&deps, &records, deadline).await;
     let response = response.map_err(|e| format!("the invocation failed: {e}"))?;
-    if response != json!({"batchItemFailures": []}) {
-        return Err(format!("the batch was cut: {response} ({stats:?})"));
+    if !response.batch_item_failures.is_empty() {
+        return Err(format!("the batch was cut: {response:?} ({stats:?})"));
     }
     let n = records.len() as u64;
     if stats.records != n || stats.acknowledged != n || stats.failed != 0 {

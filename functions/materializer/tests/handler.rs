@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use materializer::envelope::{DlqMessage, ENVELOPE_VERSION};
 use materializer::handler::{Deps, Settings};
-use materializer::lambda::{handle, HandlerError, MetricsSink};
+use materializer::lambda::{handle_json, HandlerError, MetricsSink};
 use mlflow_ddb_aws::testkit::{item, n, s};
 use mlflow_ddb_aws::{
     AwsError, ExpireReport, Failure, MemoryQueue, MemoryStore, Queue, QueueMessage, ScanPage,
@@ -292,7 +292,7 @@ fn tag_records() -> Vec<Value> {
 async fn a_clean_batch_materializes_every_tag_and_reports_no_failure() {
     let mem = base_store();
     let d = deps(mem.clone(), None);
-    let resp = handle(&d, event(tag_records()), deadline(), MetricsSink::Off)
+    let resp = handle_json(&d, event(tag_records()), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     assert_eq!(failures(&resp), Vec::<String>::new());
@@ -320,7 +320,7 @@ async fn a_persistent_transient_failure_reports_that_record_and_stops_there() {
     let queue = Arc::new(MemoryQueue::new());
     let mut d = deps(flaky, Some(queue.clone()));
     d.settings.chunk_units = 1;
-    let resp = handle(&d, event(tag_records()), deadline(), MetricsSink::Off)
+    let resp = handle_json(&d, event(tag_records()), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     assert_eq!(failures(&resp), vec!["200".to_owned()]);
@@ -348,7 +348,7 @@ async fn a_transient_failure_cuts_the_batch_and_the_resend_clears_it() {
     ));
     let d = deps(flaky, None);
     for attempt in 1..=2 {
-        let resp = handle(&d, event(tag_records()), deadline(), MetricsSink::Off)
+        let resp = handle_json(&d, event(tag_records()), deadline(), MetricsSink::Off)
             .await
             .unwrap();
         assert_eq!(
@@ -357,7 +357,7 @@ async fn a_transient_failure_cuts_the_batch_and_the_resend_clears_it() {
             "invocation {attempt}: cut, not retried in the function"
         );
     }
-    let resp = handle(&d, event(tag_records()), deadline(), MetricsSink::Off)
+    let resp = handle_json(&d, event(tag_records()), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     assert_eq!(failures(&resp), Vec::<String>::new());
@@ -391,7 +391,7 @@ async fn a_type_mismatch_rereads_the_format_and_retries_instead_of_dead_letterin
     // The table is swapped for a main one under the same name.
     mem.declare_format(TableFormat::Main);
     let records = tag_records();
-    let resp = handle(&d, event(records.clone()), deadline(), MetricsSink::Off)
+    let resp = handle_json(&d, event(records.clone()), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     assert_eq!(
@@ -416,7 +416,7 @@ async fn a_permanent_failure_goes_to_the_dlq_with_the_full_record_and_the_rest_g
     let queue = Arc::new(MemoryQueue::new());
     let d = deps(flaky, Some(queue.clone()));
     let records = tag_records();
-    let resp = handle(&d, event(records.clone()), deadline(), MetricsSink::Off)
+    let resp = handle_json(&d, event(records.clone()), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     assert_eq!(failures(&resp), Vec::<String>::new());
@@ -450,7 +450,7 @@ async fn a_failed_dlq_send_makes_the_record_transient() {
         1,
         json!({"eventName": "INSERT", "dynamodb": {"SequenceNumber": "150"}}),
     );
-    let resp = handle(&d, event(records), deadline(), MetricsSink::Off)
+    let resp = handle_json(&d, event(records), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     assert_eq!(failures(&resp), vec!["150".to_owned()]);
@@ -464,7 +464,7 @@ async fn without_any_sequence_number_to_report_the_invocation_fails() {
         json!({"eventName": "INSERT"}),
         insert("200", &exp_tag("EXP#2", "mlflow.b", "2")),
     ];
-    let err = handle(&d, event(records.clone()), deadline(), MetricsSink::Off)
+    let err = handle_json(&d, event(records.clone()), deadline(), MetricsSink::Off)
         .await
         .unwrap_err();
     assert!(matches!(err, HandlerError::Unidentifiable(0)));
@@ -473,7 +473,7 @@ async fn without_any_sequence_number_to_report_the_invocation_fails() {
         insert("100", &exp_tag("EXP#1", "mlflow.a", "1")),
         json!({"eventName": "INSERT"}),
     ];
-    let resp = handle(
+    let resp = handle_json(
         &deps(base_store(), Some(Arc::new(DeadQueue))),
         event(records),
         deadline(),
@@ -506,7 +506,7 @@ async fn bad_input_is_dead_lettered_or_skipped_with_a_reason_never_a_panic() {
         insert("8", &item("EXP#1", "R#r1#METRIC#acc", [("value", n(1))])), // irrelevant
         insert("9", &item("EXP#1", "FTS#W#one#E#1", [])),                  // our own write
     ];
-    let resp = handle(&d, event(records), deadline(), MetricsSink::Off)
+    let resp = handle_json(&d, event(records), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     assert_eq!(failures(&resp), Vec::<String>::new());
@@ -546,7 +546,7 @@ async fn a_config_change_in_the_batch_applies_at_once() {
     let mem = base_store();
     let d = deps(mem.clone(), None);
     // Warm the cache with the default patterns.
-    handle(
+    handle_json(
         &d,
         event(vec![insert("1", &exp_tag("EXP#1", "mlflow.a", "1"))]),
         deadline(),
@@ -568,7 +568,7 @@ async fn a_config_change_in_the_batch_applies_at_once() {
         insert("2", &cfg),
         insert("3", &exp_tag("EXP#2", "team.x", "t")),
     ];
-    handle(&d, event(records), deadline(), MetricsSink::Off)
+    handle_json(&d, event(records), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     assert_eq!(
@@ -593,7 +593,7 @@ async fn a_ttl_removal_of_an_experiment_expires_its_partition_without_lengthenin
     let d = deps(mem.clone(), None);
     let mut rec = record("1", "REMOVE", None, Some(&meta));
     rec["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
-    handle(&d, event(vec![rec.clone()]), deadline(), MetricsSink::Off)
+    handle_json(&d, event(vec![rec.clone()]), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     let snap = mem.snapshot();
@@ -625,7 +625,7 @@ async fn a_ttl_removal_of_an_experiment_expires_its_partition_without_lengthenin
     let mem2 = Arc::new(MemoryStore::with_items([item("EXP#8", "R#r1", [])]));
     let mut user = record("1", "REMOVE", None, Some(&exp_meta("EXP#8", "x")));
     user["userIdentity"] = Value::Null;
-    handle(
+    handle_json(
         &deps(mem2.clone(), None),
         event(vec![user]),
         deadline(),
@@ -648,7 +648,7 @@ async fn sqs_replay_restores_dead_letters_and_an_old_message_never_overwrites_ne
     ));
     let queue = Arc::new(MemoryQueue::new());
     let d = deps(flaky.clone(), Some(queue.clone()));
-    handle(&d, event(tag_records()), deadline(), MetricsSink::Off)
+    handle_json(&d, event(tag_records()), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     assert!(tags_of(&mem, "EXP#2", "E#META").is_empty());
@@ -659,7 +659,7 @@ async fn sqs_replay_restores_dead_letters_and_an_old_message_never_overwrites_ne
     mem.put(exp_tag("EXP#2", "mlflow.b", "newer"));
     let sqs = json!({"Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": msgs[0].body},
                                  {"messageId": "m-2", "eventSource": "aws:sqs", "body": "garbage"}]});
-    let resp = handle(&d, sqs.clone(), deadline(), MetricsSink::Off)
+    let resp = handle_json(&d, sqs.clone(), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     assert_eq!(
@@ -673,13 +673,13 @@ async fn sqs_replay_restores_dead_letters_and_an_old_message_never_overwrites_ne
     );
     // Twice: nothing changes.
     let before = mem.snapshot();
-    handle(&d, sqs, deadline(), MetricsSink::Off).await.unwrap();
+    handle_json(&d, sqs, deadline(), MetricsSink::Off).await.unwrap();
     assert_eq!(mem.snapshot(), before);
     // The tag is deleted; its old message replays as a removal.
     mem.delete(&ItemKey::new("EXP#2", "E#TAG#mlflow.b"));
     let sqs =
         json!({"Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": msgs[0].body}]});
-    handle(&d, sqs, deadline(), MetricsSink::Off).await.unwrap();
+    handle_json(&d, sqs, deadline(), MetricsSink::Off).await.unwrap();
     assert!(tags_of(&mem, "EXP#2", "E#META").is_empty());
 }
 
@@ -695,7 +695,7 @@ async fn a_replay_that_fails_again_keeps_its_message() {
     ));
     let queue = Arc::new(MemoryQueue::new());
     let d = deps(flaky, Some(queue.clone()));
-    handle(&d, event(tag_records()), deadline(), MetricsSink::Off)
+    handle_json(&d, event(tag_records()), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     let body = queue
@@ -705,7 +705,7 @@ async fn a_replay_that_fails_again_keeps_its_message() {
         .remove(0)
         .body;
     let sqs = json!({"Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": body}]});
-    let resp = handle(&d, sqs.clone(), deadline(), MetricsSink::Off)
+    let resp = handle_json(&d, sqs.clone(), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     assert_eq!(failures(&resp), vec!["m-1".to_owned()]);
@@ -713,7 +713,7 @@ async fn a_replay_that_fails_again_keeps_its_message() {
         queue.messages().len() == 1,
         "no second dead letter for a replay"
     );
-    let resp = handle(&d, sqs, deadline(), MetricsSink::Off).await.unwrap();
+    let resp = handle_json(&d, sqs, deadline(), MetricsSink::Off).await.unwrap();
     assert_eq!(failures(&resp), Vec::<String>::new());
     assert_eq!(
         tags_of(&mem, "EXP#2", "E#META").get("mlflow.b"),
@@ -739,7 +739,7 @@ async fn a_dead_letter_truncated_to_fit_sqs_replays() {
     let queue = Arc::new(MemoryQueue::new());
     let d = deps(flaky, Some(queue.clone()));
     let records = vec![insert("200", &exp_tag("EXP#2", "mlflow.big", &big))];
-    handle(&d, event(records), deadline(), MetricsSink::Off)
+    handle_json(&d, event(records), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     let body = queue
@@ -754,7 +754,7 @@ async fn a_dead_letter_truncated_to_fit_sqs_replays() {
     assert!(env.truncated && env.record["dynamodb"].get("NewImage").is_none());
     // The store took the write this time.
     let sqs = json!({"Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": body}]});
-    let resp = handle(&d, sqs, deadline(), MetricsSink::Off).await.unwrap();
+    let resp = handle_json(&d, sqs, deadline(), MetricsSink::Off).await.unwrap();
     assert_eq!(failures(&resp), Vec::<String>::new());
     assert_eq!(
         tags_of(&mem, "EXP#2", "E#META").get("mlflow.big"),
@@ -777,7 +777,7 @@ async fn records_failing_on_the_same_target_share_one_dead_letter() {
     let d = deps(flaky, Some(queue.clone()));
     let mut records = tag_records();
     records.push(insert("400", &exp_tag("EXP#2", "mlflow.z", "z")));
-    let resp = handle(&d, event(records), deadline(), MetricsSink::Off)
+    let resp = handle_json(&d, event(records), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     assert_eq!(failures(&resp), Vec::<String>::new());
@@ -805,7 +805,7 @@ async fn a_malformed_config_dead_letters_what_needs_it_and_skips_the_rest() {
         insert("1", &exp_tag("EXP#1", "mlflow.a", "1")),
         insert("2", &item("EXP#1", "R#r1#METRIC#acc", [("value", n(1))])),
     ];
-    let resp = handle(&d, event(records), deadline(), MetricsSink::Off)
+    let resp = handle_json(&d, event(records), deadline(), MetricsSink::Off)
         .await
         .unwrap();
     assert_eq!(failures(&resp), Vec::<String>::new());
