@@ -46,9 +46,9 @@ pub enum CoreError {
     /// number and the key when known; never an attribute value.
     #[error("stream record {}{}: {problem}", seq.as_ref().map_or("(no sequence number)", |s| s.as_str()), key.as_ref().map(|k| format!(" ({k})")).unwrap_or_default())]
     StreamRecord {
-        seq: Option<crate::stream::SequenceNumber>,
+        seq: Option<crate::record::SequenceNumber>,
         key: Option<crate::item::ItemKey>,
-        problem: crate::stream::RecordProblem,
+        problem: crate::record::RecordProblem,
     },
 
     /// The ttl-sweeper's checkpoint item cannot be read back (sweep.rs).

@@ -16,6 +16,7 @@ pub mod keys;
 pub mod migrate;
 pub mod parity;
 pub mod plan;
+pub mod record;
 pub mod stream;
 pub mod sweep;
 pub mod tags;
