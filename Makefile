@@ -41,7 +41,7 @@ unit:
 	$(CARGO) test --workspace --lib --bins --locked
 
 parity:
-	$(CARGO) run --quiet --locked -p mlflow-ddb-core --bin parity-report
+	$(CARGO) run --quiet --locked -p parity --bin parity-report
 
 vectors:
 	scripts/venv.sh reference main

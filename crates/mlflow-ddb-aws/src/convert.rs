@@ -162,15 +162,7 @@ fn from_stream_at(value: StreamValue, path: &mut String) -> Result<AttributeValu
     })
 }
 
-/// The key of an item: its `PK` and `SK` string attributes.
-pub fn key_of(item: &Item) -> Option<ItemKey> {
-    match (item.get(PK), item.get(SK)) {
-        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
-            Some(ItemKey::new(pk.clone(), sk.clone()))
-        }
-        _ => None,
-    }
-}
+pub use mlflow_ddb_ports::key_of;
 
 /// The key of an SDK item (a `LastEvaluatedKey`, a key in `UnprocessedKeys`).
 pub fn key_of_sdk(map: &HashMap<String, DdbValue>) -> Option<ItemKey> {

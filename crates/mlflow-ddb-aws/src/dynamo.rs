@@ -11,14 +11,17 @@ use aws_sdk_dynamodb::Client;
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey, PK, SK};
 use tracing::{debug, warn};
 
-use crate::convert::{from_sdk_item, key_of, key_of_sdk, key_to_sdk, to_sdk_item, to_sdk_value};
+use crate::convert::{from_sdk_item, key_of_sdk, key_to_sdk, to_sdk_item, to_sdk_value};
 use crate::error::Failure;
 use crate::retry::Gate;
-use crate::store::{ExpireOutcome, ExpireReport, ScanPage, Store, UpdateOutcome, WriteStats};
+use crate::store::{
+    check_map_update, key_to_put, prepare_writes, ExpireOutcome, ExpireReport, ScanPage, Store,
+    UpdateOutcome, Write, WriteStats,
+};
 use crate::{AwsError, Clients};
 
 /// Largest BatchWriteItem request.
-pub const BATCH_WRITE_MAX: usize = 25;
+pub use mlflow_ddb_ports::BATCH_WRITE_MAX;
 /// Largest BatchGetItem request.
 pub const BATCH_GET_MAX: usize = 100;
 /// Largest BatchExecuteStatement request.
@@ -458,62 +461,6 @@ fn distinct_keys(keys: &[ItemKey]) -> Vec<ItemKey> {
     keys.iter().filter(|k| seen.insert(*k)).cloned().collect()
 }
 
-#[derive(Debug)]
-enum Write {
-    Put(Item),
-    Delete,
-}
-
-/// Distinct write requests, in input order (puts, then deletes).
-fn prepare_writes(
-    puts: Vec<Item>,
-    deletes: Vec<ItemKey>,
-) -> Result<Vec<(ItemKey, Write)>, AwsError> {
-    let mut order: Vec<ItemKey> = Vec::with_capacity(puts.len() + deletes.len());
-    let mut by_key: HashMap<ItemKey, Write> = HashMap::with_capacity(order.capacity());
-    for item in puts {
-        let key = key_of(&item).ok_or_else(|| AwsError::Invalid {
-            op: "BatchWriteItem",
-            key: None,
-            reason: "put of an item without string PK and SK".into(),
-        })?;
-        match by_key.get(&key) {
-            None => {
-                order.push(key.clone());
-                by_key.insert(key, Write::Put(item));
-            }
-            Some(Write::Put(prev)) if *prev == item => {}
-            Some(_) => {
-                return Err(AwsError::Invalid {
-                    op: "BatchWriteItem",
-                    key: Some(key),
-                    reason: "two different writes of one key in one batch".into(),
-                })
-            }
-        }
-    }
-    for key in deletes {
-        match by_key.get(&key) {
-            None => {
-                order.push(key.clone());
-                by_key.insert(key, Write::Delete);
-            }
-            Some(Write::Delete) => {}
-            Some(Write::Put(_)) => {
-                return Err(AwsError::Invalid {
-                    op: "BatchWriteItem",
-                    key: Some(key),
-                    reason: "a put and a delete of one key in one batch".into(),
-                })
-            }
-        }
-    }
-    Ok(order
-        .into_iter()
-        .filter_map(|k| by_key.remove(&k).map(|w| (k, w)))
-        .collect())
-}
-
 fn write_request(key: &ItemKey, w: Write) -> Result<WriteRequest, AwsError> {
     Ok(match w {
         Write::Put(item) => WriteRequest::builder()
@@ -692,19 +639,8 @@ impl Store for DynamoStore {
         set: &BTreeMap<String, AttributeValue>,
         remove: &[String],
     ) -> Result<UpdateOutcome, AwsError> {
-        if attr.is_empty() {
-            return Err(AwsError::Invalid {
-                op: "UpdateItem",
-                key: Some(key.clone()),
-                reason: "empty map attribute name".into(),
-            });
-        }
-        if remove.iter().any(|k| set.contains_key(k)) {
-            return Err(AwsError::Invalid {
-                op: "UpdateItem",
-                key: Some(key.clone()),
-                reason: "a map key both set and removed".into(),
-            });
+        if !check_map_update(key, attr, set, remove)? {
+            return Ok(UpdateOutcome::Nothing);
         }
         let mut removes: Vec<&String> = remove.iter().collect();
         removes.sort();
@@ -782,11 +718,7 @@ impl Store for DynamoStore {
         item: &Item,
         or_if: Option<(&str, &AttributeValue)>,
     ) -> Result<bool, AwsError> {
-        let key = key_of(item).ok_or_else(|| AwsError::Invalid {
-            op: "PutItem",
-            key: None,
-            reason: "item without a string PK and SK".into(),
-        })?;
+        let key = key_to_put("PutItem", item)?;
         let mut req = self
             .client
             .put_item()

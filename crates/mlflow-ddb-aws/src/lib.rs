@@ -5,12 +5,14 @@
 //! the core crate's `Item` / `ItemKey` / `AttributeValue`.
 //!
 //! - [`Clients`]: SDK clients from the standard environment, explicit retries.
-//! - [`Store`]: the narrow, object-safe table interface; [`DynamoStore`] on
-//!   DynamoDB, [`MemoryStore`] in memory for fast handler tests.
+//! - [`Store`] (the port, `mlflow-ddb-ports`', re-exported here with its
+//!   outcomes, errors and in-memory fakes): [`DynamoStore`] implements it
+//!   on DynamoDB.
 //! - [`StreamReader`]: shards, iterators, records as `aws_lambda_events` records.
-//! - [`Queue`]: [`SqsQueue`], [`MemoryQueue`].
+//! - [`Queue`] (the port): [`SqsQueue`] implements it on SQS.
 //! - [`table`]: create a table like the reference's template, enable its stream.
-//! - [`classify`]: the one decision "retry or not" for every error;
+//! - [`from_sdk`]: an SDK error as the ports' [`AwsError`], which
+//!   [`classify`] (ports) decides on: the one decision "retry or not";
 //!   [`retry`]: the one retry policy (budget, full-jitter backoff, deadline)
 //!   and the adaptive in-flight limit, every request through a [`Gate`].
 //! - `testkit` (feature): fresh tables on the local endpoint, a fault proxy.
@@ -21,10 +23,8 @@ pub mod dynamo;
 pub mod error;
 #[cfg(feature = "lambda-admin")]
 pub mod mappings;
-pub mod memory;
 pub mod queue;
 pub mod retry;
-pub mod store;
 pub mod streams;
 pub mod table;
 #[cfg(feature = "testkit")]
@@ -32,8 +32,9 @@ pub mod testkit;
 
 pub use client::{ClientOptions, Clients};
 pub use dynamo::{DynamoStore, ExpireVia, StoreOptions};
+pub use error::from_sdk;
 pub use error::{classify, AwsError, Classification, DispatchKind, ErrorClass, Failure};
-pub use memory::MemoryStore;
+pub use mlflow_ddb_ports::{build, memory, store, Counters, MemoryStore};
 pub use queue::{MemoryQueue, Queue, QueueMessage, SqsQueue};
 pub use retry::{with_deadline, Budget, Gate, GateOptions, GateStats, RetryPolicy};
 pub use store::{

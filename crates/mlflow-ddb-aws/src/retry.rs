@@ -38,7 +38,6 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use mlflow_ddb_core::item::ItemKey;
-use serde::Serialize;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tracing::debug;
@@ -152,25 +151,8 @@ impl Budget {
     }
 }
 
-/// What a [`Gate`] has seen, for summaries and benchmarks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct GateStats {
-    /// Requests sent (every attempt).
-    pub attempts: u64,
-    /// Attempts after the first of their logical request.
-    pub retries: u64,
-    /// Transient failures seen (throttles, timeouts, 5xx, resets).
-    pub transient: u64,
-    /// Logical requests that failed after their budget.
-    pub exhausted: u64,
-    /// Successes slower than `slow_after` (overload signals too).
-    pub slow: u64,
-    /// Times the in-flight limit was halved.
-    pub decreases: u64,
-    /// The in-flight limit now, and the lowest it went.
-    pub limit: u32,
-    pub lowest_limit: u32,
-}
+/// What a [`Gate`] has seen (the ports' type: `Store::gate_stats` returns it).
+pub use mlflow_ddb_ports::GateStats;
 
 /// Adaptive bound on requests in flight (AIMD).
 #[derive(Debug)]
@@ -436,7 +418,7 @@ impl Gate {
                     return Ok(v);
                 }
                 Err(e) => {
-                    let err = AwsError::sdk(op, key.cloned(), e);
+                    let err = crate::error::from_sdk(op, key.cloned(), e);
                     if !err.is_transient() {
                         drop(permit);
                         return Err(err);

@@ -365,7 +365,7 @@ pub async fn describe_table(client: &Client, name: &str) -> Result<TableSummary,
 }
 
 /// How many forward FTS keys [`format_evidence`] samples.
-pub const FORMAT_SAMPLE: i32 = 20;
+pub use mlflow_ddb_ports::FORMAT_SAMPLE;
 
 /// What `name` shows of its format: the declared type of `lsi2sk`
 /// (DescribeTable, the one call every function's role may make besides its

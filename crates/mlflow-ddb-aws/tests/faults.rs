@@ -203,7 +203,7 @@ async fn validation_errors_from_the_service_are_permanent() {
         .send()
         .await
         .unwrap_err();
-    let err = AwsError::from_sdk("UpdateItem", Some(key("P", "S")), raw);
+    let err = mlflow_ddb_aws::error::from_sdk("UpdateItem", Some(key("P", "S")), raw);
     assert_eq!(
         service_code(&err),
         Some(("ValidationException", Some(400))),

@@ -14,7 +14,6 @@ pub mod pattern;
 pub use error::CoreError;
 pub mod keys;
 pub mod migrate;
-pub mod parity;
 pub mod plan;
 pub mod record;
 pub mod stream;

@@ -21,10 +21,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::CoreError;
-pub use crate::record::{RecordProblem, SequenceNumber};
 use crate::format::Profile;
 use crate::item::{AttributeValue, Item, ItemKey, PK, SK};
 use crate::keys::ItemKind;
+pub use crate::record::{RecordProblem, SequenceNumber};
 
 /// `userIdentity.type` of a deletion by the TTL process.
 pub const TTL_IDENTITY_TYPE: &str = "Service";

@@ -12,8 +12,8 @@
 //! - `SYNC`, `SYNC#reverse`: the sync's stream checkpoints after its last run;
 //! - `VERIFY`: the last verify's result.
 
-use mlflow_ddb_aws::{AwsError, Store};
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey, PK, SK};
+use mlflow_ddb_ports::{AwsError, Store};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 

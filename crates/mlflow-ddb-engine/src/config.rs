@@ -4,8 +4,8 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use mlflow_ddb_aws::Store;
 use mlflow_ddb_core::config::{Config, CONFIG_PK};
+use mlflow_ddb_ports::Store;
 
 use crate::error::EngineError;
 

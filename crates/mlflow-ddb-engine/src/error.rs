@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use mlflow_ddb_aws::{classify, AwsError, Classification};
 use mlflow_ddb_core::item::ItemKey;
 use mlflow_ddb_core::CoreError;
+use mlflow_ddb_ports::{classify, AwsError, Classification};
 
 /// Why one target (or the configuration) could not be reconciled. Names the
 /// target key and the operation, never an attribute value.

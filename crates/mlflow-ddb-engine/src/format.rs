@@ -9,8 +9,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use mlflow_ddb_aws::FormatProbe;
 use mlflow_ddb_core::format::{detect_format, Detection, FormatSetting, Profile, TableFormat};
+use mlflow_ddb_ports::FormatProbe;
 use tracing::{info, warn};
 
 use crate::EngineError;

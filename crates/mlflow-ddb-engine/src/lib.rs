@@ -33,16 +33,17 @@
 //! target), and the adapter's `update_map` carries `attribute_exists(PK)`
 //! only.
 //!
-//! No SDK type is named here: the store is the adapter's object-safe trait,
-//! so tests run on [`MemoryStore`](mlflow_ddb_aws::MemoryStore) and on the
-//! local endpoint alike.
+//! No SDK is compiled in: the store is the object-safe `Store` port of
+//! `mlflow-ddb-ports`, which the adapter implements on DynamoDB, so tests
+//! run on [`MemoryStore`](mlflow_ddb_ports::MemoryStore) here and on the
+//! local endpoint in the adapter's `engine_endpoint` test alike.
 //!
 //! [`reads_for`]: mlflow_ddb_core::plan::reads_for
 //! [`TargetSnapshot`]: mlflow_ddb_core::plan::TargetSnapshot
 //! [`plan_target`]: mlflow_ddb_core::plan::plan_target
 //! [`MapUpdate`]: mlflow_ddb_core::plan::MapUpdate
-//! [`Store::update_map`]: mlflow_ddb_aws::Store::update_map
-//! [`Store::batch_write`]: mlflow_ddb_aws::Store::batch_write
+//! [`Store::update_map`]: mlflow_ddb_ports::Store::update_map
+//! [`Store::batch_write`]: mlflow_ddb_ports::Store::batch_write
 
 pub mod bookkeeping;
 pub mod config;
@@ -51,7 +52,6 @@ pub mod format;
 pub mod metered;
 pub mod migrate;
 pub mod reconcile;
-pub mod runtime;
 
 pub use config::{load_config, ConfigCache, MAX_CONFIG_TTL};
 pub use error::EngineError;

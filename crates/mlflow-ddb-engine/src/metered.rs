@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use mlflow_ddb_aws::{AwsError, ExpireReport, ScanPage, Store, UpdateOutcome, WriteStats};
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
+use mlflow_ddb_ports::{AwsError, ExpireReport, ScanPage, Store, UpdateOutcome, WriteStats};
 
 /// Request counts seen by a [`MeteredStore`].
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +100,7 @@ impl MeteredStore {
 
 #[async_trait]
 impl Store for MeteredStore {
-    fn gate_stats(&self) -> Option<mlflow_ddb_aws::GateStats> {
+    fn gate_stats(&self) -> Option<mlflow_ddb_ports::GateStats> {
         self.inner.gate_stats()
     }
 

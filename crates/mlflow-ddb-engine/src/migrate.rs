@@ -24,7 +24,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use mlflow_ddb_aws::Store;
 use mlflow_ddb_core::config::Config;
 use mlflow_ddb_core::format::{Profile, TableFormat};
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey, PK, SK};
@@ -34,6 +33,7 @@ use mlflow_ddb_core::migrate::{
 };
 use mlflow_ddb_core::plan::{fts_with_target_ttl, reads_for};
 use mlflow_ddb_core::tags::tag_target;
+use mlflow_ddb_ports::Store;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 

@@ -5,13 +5,13 @@ use std::sync::Arc;
 
 use futures_util::future::{try_join_all, BoxFuture, FutureExt};
 use futures_util::stream::{self, StreamExt};
-use mlflow_ddb_aws::{Store, UpdateOutcome};
 use mlflow_ddb_core::config::Config;
 use mlflow_ddb_core::format::Profile;
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey, PK, SK};
 use mlflow_ddb_core::plan::{
     plan_target, reads_for, Drift, TargetPlan, TargetReads, TargetSnapshot,
 };
+use mlflow_ddb_ports::{Store, UpdateOutcome};
 use tracing::{debug, warn};
 
 use crate::error::EngineError;
@@ -196,7 +196,7 @@ fn owners_of(group: &[(usize, FtsOp)]) -> Vec<usize> {
     owners
 }
 
-type GroupResult = Vec<(usize, Result<u32, Arc<mlflow_ddb_aws::AwsError>>)>;
+type GroupResult = Vec<(usize, Result<u32, Arc<mlflow_ddb_ports::AwsError>>)>;
 
 /// Send one pooled group. A permanent failure of a group shared by several
 /// targets is retried target by target, so that only the culprit fails.
@@ -306,7 +306,7 @@ fn job<'a>(
 async fn read_targets(
     store: &dyn Store,
     keys: &[ItemKey],
-) -> Result<HashMap<ItemKey, Item>, mlflow_ddb_aws::AwsError> {
+) -> Result<HashMap<ItemKey, Item>, mlflow_ddb_ports::AwsError> {
     if keys.is_empty() {
         return Ok(HashMap::new());
     }

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use mlflow_ddb_aws::testkit::item;
-use mlflow_ddb_aws::MemoryStore;
 use mlflow_ddb_core::format::{FormatSetting, TableFormat};
 use mlflow_ddb_engine::{EngineError, FormatResolver};
+use mlflow_ddb_ports::build::item;
+use mlflow_ddb_ports::MemoryStore;
 
 #[tokio::test]
 async fn detects_once_caches_and_reads_again_after_invalidate() {
@@ -45,7 +45,7 @@ async fn a_contradicted_setting_is_refused_and_undeclared_tables_use_the_keys() 
     let bare = Arc::new(MemoryStore::with_items([item(
         "EXP#1",
         "FTS#W#E#bold#1",
-        [("gsi2pk", mlflow_ddb_aws::testkit::s("FTS_NAMES#default"))],
+        [("gsi2pk", mlflow_ddb_ports::build::s("FTS_NAMES#default"))],
     )]));
     let auto = FormatResolver::detect(FormatSetting::Auto, bare.clone());
     assert_eq!(

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
-use mlflow_ddb_aws::testkit::{config_of, diff, reference_table, stripped};
-use mlflow_ddb_aws::{MemoryStore, Store};
 use mlflow_ddb_core::item::{AttributeValue, ItemKey};
 use mlflow_ddb_core::plan::memory::Table;
 use mlflow_ddb_engine::*;
+use mlflow_ddb_ports::testkit::{config_of, diff, reference_table, stripped};
+use mlflow_ddb_ports::{MemoryStore, Store};
 
 fn store_of(table: &Table) -> MemoryStore {
     MemoryStore::with_items(table.values().cloned())
@@ -173,7 +173,7 @@ impl Store for Hooked {
         &self,
         k: &ItemKey,
         c: bool,
-    ) -> Result<Option<mlflow_ddb_core::item::Item>, mlflow_ddb_aws::AwsError> {
+    ) -> Result<Option<mlflow_ddb_core::item::Item>, mlflow_ddb_ports::AwsError> {
         self.inner.get(k, c).await
     }
     async fn batch_get(
@@ -181,7 +181,7 @@ impl Store for Hooked {
         k: &[ItemKey],
         c: bool,
         p: Option<&[&str]>,
-    ) -> Result<Vec<mlflow_ddb_core::item::Item>, mlflow_ddb_aws::AwsError> {
+    ) -> Result<Vec<mlflow_ddb_core::item::Item>, mlflow_ddb_ports::AwsError> {
         let r = self.inner.batch_get(k, c, p).await;
         if let Some(victim) = &self.delete_after_read {
             self.inner.delete(victim);
@@ -192,13 +192,13 @@ impl Store for Hooked {
         &self,
         p: Vec<mlflow_ddb_core::item::Item>,
         d: Vec<ItemKey>,
-    ) -> Result<mlflow_ddb_aws::WriteStats, mlflow_ddb_aws::AwsError> {
+    ) -> Result<mlflow_ddb_ports::WriteStats, mlflow_ddb_ports::AwsError> {
         if let Some(bad) = &self.refuse_puts_in {
             let hit = p.iter().any(
                 |i| matches!(i.get("SK"), Some(AttributeValue::S(sk)) if sk.contains(bad.as_str())),
             );
             if hit {
-                return Err(mlflow_ddb_aws::AwsError::Invalid {
+                return Err(mlflow_ddb_ports::AwsError::Invalid {
                     op: "BatchWriteItem",
                     key: None,
                     reason: "refused by the test".into(),
@@ -213,21 +213,21 @@ impl Store for Hooked {
         a: &str,
         s: &std::collections::BTreeMap<String, AttributeValue>,
         r: &[String],
-    ) -> Result<mlflow_ddb_aws::UpdateOutcome, mlflow_ddb_aws::AwsError> {
+    ) -> Result<mlflow_ddb_ports::UpdateOutcome, mlflow_ddb_ports::AwsError> {
         self.inner.update_map(k, a, s, r).await
     }
     async fn update_attrs(
         &self,
         k: &ItemKey,
         s: &std::collections::BTreeMap<String, AttributeValue>,
-    ) -> Result<mlflow_ddb_aws::UpdateOutcome, mlflow_ddb_aws::AwsError> {
+    ) -> Result<mlflow_ddb_ports::UpdateOutcome, mlflow_ddb_ports::AwsError> {
         self.inner.update_attrs(k, s).await
     }
     async fn expire(
         &self,
         k: &[ItemKey],
         n: i64,
-    ) -> Result<mlflow_ddb_aws::ExpireReport, mlflow_ddb_aws::AwsError> {
+    ) -> Result<mlflow_ddb_ports::ExpireReport, mlflow_ddb_ports::AwsError> {
         self.inner.expire(k, n).await
     }
     async fn query_prefix(
@@ -236,7 +236,7 @@ impl Store for Hooked {
         p: &str,
         c: bool,
         pr: Option<&[&str]>,
-    ) -> Result<Vec<mlflow_ddb_core::item::Item>, mlflow_ddb_aws::AwsError> {
+    ) -> Result<Vec<mlflow_ddb_core::item::Item>, mlflow_ddb_ports::AwsError> {
         self.inner.query_prefix(pk, p, c, pr).await
     }
     async fn scan_segment(
@@ -246,7 +246,7 @@ impl Store for Hooked {
         e: Option<ItemKey>,
         p: Option<&[&str]>,
         l: Option<u32>,
-    ) -> Result<mlflow_ddb_aws::ScanPage, mlflow_ddb_aws::AwsError> {
+    ) -> Result<mlflow_ddb_ports::ScanPage, mlflow_ddb_ports::AwsError> {
         self.inner.scan_segment(s, t, e, p, l).await
     }
 }
@@ -304,7 +304,7 @@ async fn config_cache_expires_and_invalidates() {
         .expect("cached");
     assert_eq!(store.counters().query, 1, "served from the cache");
     // Change CONFIG: visible after the TTL, or at once after invalidate().
-    store.put(mlflow_ddb_aws::testkit::item(
+    store.put(mlflow_ddb_ports::build::item(
         "CONFIG",
         "FTS_TRIGRAM_FIELDS",
         [("fields", AttributeValue::L(vec![]))],
@@ -335,7 +335,7 @@ async fn config_cache_expires_and_invalidates() {
 #[tokio::test]
 async fn malformed_config_is_a_permanent_error() {
     let store = MemoryStore::new();
-    store.put(mlflow_ddb_aws::testkit::item(
+    store.put(mlflow_ddb_ports::build::item(
         "CONFIG",
         "DENORMALIZE_TAGS",
         [("patterns", AttributeValue::S("mlflow.*".into()))],

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use mlflow_ddb_aws::{MemoryStore, Store};
 use mlflow_ddb_core::config::Config;
 use mlflow_ddb_core::format::{Profile, TableFormat};
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
 use mlflow_ddb_engine::migrate::{apply, Direction, Writes};
+use mlflow_ddb_ports::{MemoryStore, Store};
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.into())

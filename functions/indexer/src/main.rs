@@ -19,8 +19,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lambda_runtime::{service_fn, LambdaEvent};
 use mlflow_ddb_aws::{describe_table, ClientOptions, Clients, DynamoStore};
 use mlflow_ddb_core::format::FormatSetting;
-use mlflow_ddb_engine::runtime::{deadline_instant, env_or, init_tracing};
 use mlflow_ddb_engine::FormatResolver;
+use mlflow_ddb_runtime::{deadline_instant, env_or, init_tracing};
 use serde_json::Value;
 
 /// Exit code of `verify` when it found drift.

@@ -165,7 +165,7 @@ pub fn sequence_number(record: &Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-pub use mlflow_ddb_engine::runtime::now_ms;
+pub use mlflow_ddb_runtime::now_ms;
 
 fn rfc3339(ms: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
@@ -181,6 +181,9 @@ enum Unit {
 }
 
 /// What a record asks for, as far as the phases have got.
+// A decoded change is most of a batch's records until planned: kept inline
+// (one Vec of records, no allocation per record) rather than boxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Work {
     /// Decoded; planning decides ([`plan`]).
@@ -585,10 +588,12 @@ async fn acknowledge(
             Work::Poison(e) => Some((e.clone(), None)),
             Work::Units(us) => {
                 // Belt and braces: a unit that did not finish cuts here.
-                if us
-                    .iter()
-                    .any(|u| !matches!(states.get(u), Some(UnitState::Done | UnitState::Permanent(_))))
-                {
+                if us.iter().any(|u| {
+                    !matches!(
+                        states.get(u),
+                        Some(UnitState::Done | UnitState::Permanent(_))
+                    )
+                }) {
                     return Some((i, cut.map_or_else(|| "work not finished".into(), |c| c.1)));
                 }
                 us.iter().find_map(|u| match states.get(u) {
@@ -613,7 +618,9 @@ async fn acknowledge(
                     result.stats.acknowledged += 1;
                     continue;
                 }
-                needing.filter_map(|j| sequence_number(records[j].raw)).collect()
+                needing
+                    .filter_map(|j| sequence_number(records[j].raw))
+                    .collect()
             }
             None => Vec::new(),
         };

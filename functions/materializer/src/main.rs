@@ -20,8 +20,8 @@ use mlflow_ddb_aws::{
     describe_table, ClientOptions, Clients, DynamoStore, Queue, SqsQueue, StreamReader,
 };
 use mlflow_ddb_core::format::FormatSetting;
-use mlflow_ddb_engine::runtime::{deadline_instant, env_or, init_tracing};
 use mlflow_ddb_engine::{ConfigCache, FormatResolver};
+use mlflow_ddb_runtime::{deadline_instant, env_or, init_tracing};
 
 #[derive(Parser)]
 #[command(

@@ -653,7 +653,9 @@ async fn handler_claims(fx: &Fixture, event: &Value, tally: &mut Tally) -> Resul
         // (the Lambda runtime reports the invocation as failed).
         return match handle_json(&deps, event.clone(), deadline, MetricsSink::Off).await {
             Err(HandlerError::Event(_)) => Ok(()),
-            other => Err(format!("an event whose Records is not an array got {other:?}")),
+            other => Err(format!(
+                "an event whose Records is not an array got {other:?}"
+            )),
         };
     };
     if sqs || records.is_empty() {

@@ -673,13 +673,17 @@ async fn sqs_replay_restores_dead_letters_and_an_old_message_never_overwrites_ne
     );
     // Twice: nothing changes.
     let before = mem.snapshot();
-    handle_json(&d, sqs, deadline(), MetricsSink::Off).await.unwrap();
+    handle_json(&d, sqs, deadline(), MetricsSink::Off)
+        .await
+        .unwrap();
     assert_eq!(mem.snapshot(), before);
     // The tag is deleted; its old message replays as a removal.
     mem.delete(&ItemKey::new("EXP#2", "E#TAG#mlflow.b"));
     let sqs =
         json!({"Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": msgs[0].body}]});
-    handle_json(&d, sqs, deadline(), MetricsSink::Off).await.unwrap();
+    handle_json(&d, sqs, deadline(), MetricsSink::Off)
+        .await
+        .unwrap();
     assert!(tags_of(&mem, "EXP#2", "E#META").is_empty());
 }
 
@@ -713,7 +717,9 @@ async fn a_replay_that_fails_again_keeps_its_message() {
         queue.messages().len() == 1,
         "no second dead letter for a replay"
     );
-    let resp = handle_json(&d, sqs, deadline(), MetricsSink::Off).await.unwrap();
+    let resp = handle_json(&d, sqs, deadline(), MetricsSink::Off)
+        .await
+        .unwrap();
     assert_eq!(failures(&resp), Vec::<String>::new());
     assert_eq!(
         tags_of(&mem, "EXP#2", "E#META").get("mlflow.b"),
@@ -754,7 +760,9 @@ async fn a_dead_letter_truncated_to_fit_sqs_replays() {
     assert!(env.truncated && env.record["dynamodb"].get("NewImage").is_none());
     // The store took the write this time.
     let sqs = json!({"Records": [{"messageId": "m-1", "eventSource": "aws:sqs", "body": body}]});
-    let resp = handle_json(&d, sqs, deadline(), MetricsSink::Off).await.unwrap();
+    let resp = handle_json(&d, sqs, deadline(), MetricsSink::Off)
+        .await
+        .unwrap();
     assert_eq!(failures(&resp), Vec::<String>::new());
     assert_eq!(
         tags_of(&mem, "EXP#2", "E#META").get("mlflow.big"),

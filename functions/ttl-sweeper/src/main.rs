@@ -17,8 +17,8 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use mlflow_ddb_aws::{ClientOptions, Clients, DynamoStore, ExpireVia, StoreOptions};
 use mlflow_ddb_core::format::FormatSetting;
 use mlflow_ddb_core::sweep::Summary;
-use mlflow_ddb_engine::runtime::{init_tracing, now_ms};
 use mlflow_ddb_engine::FormatResolver;
+use mlflow_ddb_runtime::{init_tracing, now_ms};
 use ttl_sweeper::{emf, sweep, Budget, Deps, Progress, SweepOptions};
 
 const FUNCTION: &str = "ttl-sweeper";

@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mlflow_ddb_aws::{ClientOptions, Clients};
-use mlflow_ddb_engine::runtime::init_tracing;
+use mlflow_ddb_runtime::init_tracing;
 
 /// Exit code when not up to date (status) or not clean (verify).
 const EXIT_NOT_YET: u8 = 3;

@@ -8,16 +8,15 @@
 
 mod proxy;
 mod rng;
-mod tables;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
-
+pub use mlflow_ddb_ports::testkit::{
+    config_of, diff, key_of, load, reference_table, scan_all, stripped,
+};
 pub use proxy::{Fault, FaultProxy, DYNAMODB_NS};
 pub use rng::{seed_from_env, SplitMix64};
-pub use tables::{config_of, diff, key_of, load, reference_table, scan_all, stripped};
 
 use crate::table::{create_table, TableSummary};
 use crate::{ClientOptions, Clients, DynamoStore, ExpireVia, RetryPolicy, StoreOptions};
@@ -149,35 +148,7 @@ impl TestTable {
     }
 }
 
-/// A string value.
-pub fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-/// A number value.
-pub fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-/// An item with key `pk`/`sk` and the given attributes.
-pub fn item(
-    pk: &str,
-    sk: &str,
-    attrs: impl IntoIterator<Item = (&'static str, AttributeValue)>,
-) -> Item {
-    let mut i = Item::default();
-    i.insert("PK".into(), s(pk));
-    i.insert("SK".into(), s(sk));
-    for (k, v) in attrs {
-        i.insert(k.to_owned(), v);
-    }
-    i
-}
-
-/// An item key.
-pub fn key(pk: &str, sk: &str) -> ItemKey {
-    ItemKey::new(pk, sk)
-}
+pub use mlflow_ddb_ports::build::{item, key, n, s};
 
 /// For crash tests: SIGKILL `child` if it still runs, and say whether it
 /// did. A child that ended on its own must have succeeded (`what` names it

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use mlflow_ddb_core::format::TableFormat;
-use mlflow_ddb_core::parity::{check_jsonl, Category};
+use parity::{check_jsonl, Category};
 
 const USAGE: &str = "usage: parity-report [--fixtures DIR]
 

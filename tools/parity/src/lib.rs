@@ -10,12 +10,12 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::config::{Config, DENORMALIZE_TAGS_SK, EXPERIMENT_DENORMALIZE_TAGS_PREFIX};
-use crate::format::{FtsEntityType, FtsLevel, Profile, TableFormat, TagKind};
-use crate::fts::{self, FtsTarget, TokenSet};
-use crate::item::{AttributeValue, Item, PK, SK};
-use crate::pattern::Pattern;
-use crate::tags::{self, MapAttr, RunNameSync};
+use mlflow_ddb_core::config::{Config, DENORMALIZE_TAGS_SK, EXPERIMENT_DENORMALIZE_TAGS_PREFIX};
+use mlflow_ddb_core::format::{FtsEntityType, FtsLevel, Profile, TableFormat, TagKind};
+use mlflow_ddb_core::fts::{self, FtsTarget, TokenSet};
+use mlflow_ddb_core::item::{AttributeValue, Item, PK, SK};
+use mlflow_ddb_core::pattern::Pattern;
+use mlflow_ddb_core::tags::{self, MapAttr, RunNameSync};
 
 /// Mismatches kept in detail per category (all are counted).
 pub const DETAILS_KEPT: usize = 5;
@@ -245,7 +245,7 @@ fn config_item(sk: &str, patterns: &[String]) -> Item {
     let mut m = HashMap::new();
     m.insert(
         PK.to_owned(),
-        AttributeValue::S(crate::config::CONFIG_PK.to_owned()),
+        AttributeValue::S(mlflow_ddb_core::config::CONFIG_PK.to_owned()),
     );
     m.insert(SK.to_owned(), AttributeValue::S(sk.to_owned()));
     m.insert(

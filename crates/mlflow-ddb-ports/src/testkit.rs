@@ -1,4 +1,5 @@
-//! Whole-table helpers for tests and benchmarks: the reference-built table
+//! Whole-table helpers for tests and benchmarks (feature `testkit`), over
+//! the [`Store`] port, so they serve the fakes and the DynamoDB store alike: the reference-built table
 //! fixture, loading a table into a [`Store`], scanning it back, and a
 //! readable difference of two tables.
 

@@ -1,11 +1,13 @@
 //! The engine against the local endpoint (moto): a reference-built table,
 //! its derived state stripped or corrupted, is reconciled to exactly what
 //! the core's plan semantics give; a second run writes nothing.
-//! Run with `scripts/emulator.sh run -- cargo test -p mlflow-ddb-engine`.
+//! It lives with the adapter, whose DynamoDB store it drives, so that the
+//! engine itself compiles no AWS SDK. Run with
+//! `scripts/emulator.sh run -- cargo test -p mlflow-ddb-aws --test engine_endpoint`.
 
-mod common;
+mod engine_common;
 
-use common::*;
+use engine_common::*;
 use mlflow_ddb_aws::testkit::{
     config_of, diff, load, reference_table, scan_all, stripped, TestTable,
 };

@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::Path;
 
 use mlflow_ddb_core::format::TableFormat;
-use mlflow_ddb_core::parity::{check_jsonl, Category};
+use parity::{check_jsonl, Category};
 
 fn read_vectors(format: TableFormat, category: Category) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -5,11 +5,14 @@
 //! without a generic parameter threading through every function. The cost,
 //! one boxed future per call, is nothing next to a network round trip.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use mlflow_ddb_core::format::FormatEvidence;
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
+
+use mlflow_ddb_core::item::{PK, SK};
+use serde::Serialize;
 
 use crate::AwsError;
 
@@ -19,7 +22,7 @@ use crate::AwsError;
 pub trait Store: Send + Sync {
     /// What the requests of this store have cost so far (attempts, retries,
     /// in-flight limit), when it sends any: `None` for in-memory stores.
-    fn gate_stats(&self) -> Option<crate::retry::GateStats> {
+    fn gate_stats(&self) -> Option<GateStats> {
         None
     }
 
@@ -161,7 +164,7 @@ pub fn check_attr_update(
 }
 
 /// Where a table's format evidence comes from (see
-/// [`format_evidence`](crate::table::format_evidence)); the engine's format
+/// [`format_evidence`](../mlflow_ddb_aws/table/fn.format_evidence.html)); the engine's format
 /// resolver asks it once per process, and again after a write is refused
 /// for an index-key type mismatch.
 #[async_trait]
@@ -235,4 +238,129 @@ pub struct ScanPage {
     pub items: Vec<Item>,
     /// Where the next page starts; `None` at the end of the segment.
     pub last_key: Option<ItemKey>,
+}
+
+/// Items per `BatchWriteItem` request (DynamoDB's limit).
+pub const BATCH_WRITE_MAX: usize = 25;
+
+/// Forward FTS keys of the default workspace read by a format probe.
+pub const FORMAT_SAMPLE: i32 = 20;
+
+/// What a store's request gate has seen (attempts, retries, the in-flight
+/// limit), for summaries and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct GateStats {
+    /// Requests sent (every attempt).
+    pub attempts: u64,
+    /// Attempts after the first of their logical request.
+    pub retries: u64,
+    /// Transient failures seen (throttles, timeouts, 5xx, resets).
+    pub transient: u64,
+    /// Logical requests that failed after their budget.
+    pub exhausted: u64,
+    /// Successes slower than `slow_after` (overload signals too).
+    pub slow: u64,
+    /// Times the in-flight limit was halved.
+    pub decreases: u64,
+    /// The in-flight limit now, and the lowest it went.
+    pub limit: u32,
+    pub lowest_limit: u32,
+}
+
+/// The key of an item whose `PK` and `SK` are strings.
+pub fn key_of(item: &Item) -> Option<ItemKey> {
+    match (item.get(PK), item.get(SK)) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => {
+            Some(ItemKey::new(pk.clone(), sk.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// The key of an item to put: refused before anything is sent when its
+/// `PK`/`SK` are not strings.
+pub fn key_to_put(op: &'static str, item: &Item) -> Result<ItemKey, AwsError> {
+    key_of(item).ok_or_else(|| AwsError::Invalid {
+        op,
+        key: None,
+        reason: "put of an item without string PK and SK".into(),
+    })
+}
+
+/// One write of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Put(Item),
+    Delete,
+}
+
+/// The distinct writes of one `batch_write`, in input order (puts, then
+/// deletes): identical duplicates once; two different writes of one key
+/// (two different items, or a put and a delete) refused before anything is
+/// sent. Every store validates a batch with this one function.
+pub fn prepare_writes(
+    puts: Vec<Item>,
+    deletes: Vec<ItemKey>,
+) -> Result<Vec<(ItemKey, Write)>, AwsError> {
+    let mut order: Vec<ItemKey> = Vec::with_capacity(puts.len() + deletes.len());
+    let mut by_key: HashMap<ItemKey, Write> = HashMap::with_capacity(order.capacity());
+    let conflict = |key: ItemKey, reason: &str| AwsError::Invalid {
+        op: "BatchWriteItem",
+        key: Some(key),
+        reason: reason.into(),
+    };
+    for item in puts {
+        let key = key_to_put("BatchWriteItem", &item)?;
+        match by_key.get(&key) {
+            None => {
+                order.push(key.clone());
+                by_key.insert(key, Write::Put(item));
+            }
+            Some(Write::Put(prev)) if *prev == item => {}
+            Some(_) => {
+                return Err(conflict(
+                    key,
+                    "two different writes of one key in one batch",
+                ))
+            }
+        }
+    }
+    for key in deletes {
+        match by_key.get(&key) {
+            None => {
+                order.push(key.clone());
+                by_key.insert(key, Write::Delete);
+            }
+            Some(Write::Delete) => {}
+            Some(Write::Put(_)) => {
+                return Err(conflict(key, "a put and a delete of one key in one batch"))
+            }
+        }
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|k| by_key.remove(&k).map(|w| (k, w)))
+        .collect())
+}
+
+/// Check a map update before anything is sent: a named map, no key both
+/// set and removed. `Ok(false)`: nothing to do.
+pub fn check_map_update(
+    key: &ItemKey,
+    attr: &str,
+    set: &BTreeMap<String, AttributeValue>,
+    remove: &[String],
+) -> Result<bool, AwsError> {
+    let invalid = |reason: &str| AwsError::Invalid {
+        op: "UpdateItem",
+        key: Some(key.clone()),
+        reason: reason.into(),
+    };
+    if attr.is_empty() {
+        return Err(invalid("empty map attribute name"));
+    }
+    if remove.iter().any(|k| set.contains_key(k)) {
+        return Err(invalid("a map key both set and removed"));
+    }
+    Ok(!(set.is_empty() && remove.is_empty()))
 }

@@ -1,11 +1,12 @@
 //! An in-memory [`Store`] with DynamoDB's semantics for the operations the
 //! functions use, for fast unit tests of their handlers.
 //!
-//! Same observable behaviour as [`DynamoStore`](crate::DynamoStore) on the
+//! Same observable behaviour as the adapter's `DynamoStore` on the
 //! points that matter: conditional map updates never create an item, a
 //! missing map is created (for sets only), `expire` never lengthens a ttl
-//! nor creates an item, keys sort by UTF-8 bytes, duplicate-key batches are
-//! refused. Not modelled: capacity, item size limits, partial batches.
+//! nor creates an item, keys sort by UTF-8 bytes, and the writes are
+//! validated by the same functions as on DynamoDB (`prepare_writes`,
+//! `check_map_update`, `check_attr_update`, `key_to_put`). Not modelled: capacity, item size limits, partial batches.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -16,9 +17,11 @@ use mlflow_ddb_core::format::{
 };
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
 
-use crate::convert::key_of;
 use crate::error::Failure;
-use crate::store::{ExpireOutcome, ExpireReport, ScanPage, Store, UpdateOutcome, WriteStats};
+use crate::store::{
+    check_map_update, key_of, key_to_put, prepare_writes, ExpireOutcome, ExpireReport, ScanPage,
+    Store, UpdateOutcome, Write, WriteStats, BATCH_WRITE_MAX,
+};
 use crate::AwsError;
 
 /// The fake table.
@@ -156,7 +159,7 @@ impl crate::store::FormatProbe for MemoryStore {
     }
 
     /// As DynamoDB answers it: the declared type, and the first
-    /// [`FORMAT_SAMPLE`](crate::table::FORMAT_SAMPLE) keys of the default
+    /// [`FORMAT_SAMPLE`](crate::store::FORMAT_SAMPLE) keys of the default
     /// workspace's name tokens.
     async fn format_evidence(&self) -> Result<FormatEvidence, AwsError> {
         let names = AttributeValue::S(format!("{GSI2_FTS_NAMES_PREFIX}{DEFAULT_WORKSPACE}"));
@@ -165,7 +168,7 @@ impl crate::store::FormatProbe for MemoryStore {
             .iter()
             .filter(|(_, i)| i.get(GSI2_PK) == Some(&names))
             .map(|(k, _)| k.sk.clone())
-            .take(usize::try_from(crate::table::FORMAT_SAMPLE).unwrap_or(0))
+            .take(usize::try_from(crate::store::FORMAT_SAMPLE).unwrap_or(0))
             .collect();
         Ok(FormatEvidence {
             lsi2sk_type: self
@@ -208,56 +211,21 @@ impl Store for MemoryStore {
         deletes: Vec<ItemKey>,
     ) -> Result<WriteStats, AwsError> {
         self.count(|c| c.batch_write += 1);
-        let mut staged: HashMap<ItemKey, Option<Item>> = HashMap::new();
-        for item in puts {
-            let key = key_of(&item).ok_or_else(|| AwsError::Invalid {
-                op: "BatchWriteItem",
-                key: None,
-                reason: "put of an item without string PK and SK".into(),
-            })?;
-            match staged.get(&key) {
-                None => {
-                    staged.insert(key, Some(item));
-                }
-                Some(Some(prev)) if *prev == item => {}
-                Some(_) => {
-                    return Err(AwsError::Invalid {
-                        op: "BatchWriteItem",
-                        key: Some(key),
-                        reason: "two different writes of one key in one batch".into(),
-                    })
-                }
-            }
-        }
-        for key in deletes {
-            match staged.get(&key) {
-                None => {
-                    staged.insert(key, None);
-                }
-                Some(None) => {}
-                Some(Some(_)) => {
-                    return Err(AwsError::Invalid {
-                        op: "BatchWriteItem",
-                        key: Some(key),
-                        reason: "a put and a delete of one key in one batch".into(),
-                    })
-                }
-            }
-        }
+        let staged = prepare_writes(puts, deletes)?;
         let n = staged.len();
         let mut items = self.lock();
         for (k, w) in staged {
             match w {
-                Some(i) => {
+                Write::Put(i) => {
                     items.insert(k, i);
                 }
-                None => {
+                Write::Delete => {
                     items.remove(&k);
                 }
             }
         }
         Ok(WriteStats {
-            requests: u32::try_from(n.div_ceil(crate::dynamo::BATCH_WRITE_MAX)).unwrap_or(u32::MAX),
+            requests: u32::try_from(n.div_ceil(BATCH_WRITE_MAX)).unwrap_or(u32::MAX),
             items: n,
             retried: 0,
         })
@@ -271,18 +239,7 @@ impl Store for MemoryStore {
         remove: &[String],
     ) -> Result<UpdateOutcome, AwsError> {
         self.count(|c| c.update_map += 1);
-        if attr.is_empty() || remove.iter().any(|k| set.contains_key(k)) {
-            return Err(AwsError::Invalid {
-                op: "UpdateItem",
-                key: Some(key.clone()),
-                reason: if attr.is_empty() {
-                    "empty map attribute name".into()
-                } else {
-                    "a map key both set and removed".into()
-                },
-            });
-        }
-        if set.is_empty() && remove.is_empty() {
+        if !check_map_update(key, attr, set, remove)? {
             return Ok(UpdateOutcome::Nothing);
         }
         let mut items = self.lock();
@@ -339,11 +296,7 @@ impl Store for MemoryStore {
         or_if: Option<(&str, &AttributeValue)>,
     ) -> Result<bool, AwsError> {
         self.count(|c| c.puts_if_absent += 1);
-        let key = key_of(item).ok_or_else(|| AwsError::Invalid {
-            op: "PutItem",
-            key: None,
-            reason: "item without a string PK and SK".into(),
-        })?;
+        let key = key_to_put("PutItem", item)?;
         let mut items = self.lock();
         if let Some(there) = items.get(&key) {
             if !or_if.is_some_and(|(attr, value)| there.get(attr) == Some(value)) {
