@@ -10,6 +10,9 @@
 //!
 //! [`DlqMessage::parse`] tells them apart; it never panics.
 
+use std::collections::BTreeMap;
+
+use mlflow_ddb_aws::Queue;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -147,6 +150,55 @@ impl DlqMessage {
             None => DlqMessage::Unknown("neither an envelope nor DDBStreamBatchInfo"),
         }
     }
+}
+
+/// A record's `dynamodb.SequenceNumber`, when a non-empty string.
+pub fn sequence_number(record: &Value) -> Option<String> {
+    record
+        .get("dynamodb")
+        .and_then(|d| d.get("SequenceNumber"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// Send `record` to the DLQ as an [`Envelope`] (first failure `now_ms`;
+/// `covers`: the sequence numbers of the batch's other records it stands
+/// for). `Err` (a reason) when there is no DLQ or the send failed: the
+/// caller then keeps the record (it counts as transient).
+pub async fn send_dead_letter(
+    dlq: Option<&dyn Queue>,
+    function: &FunctionId,
+    record: &Value,
+    err: &EnvelopeError,
+    now_ms: i64,
+    covers: Vec<String>,
+) -> Result<(), String> {
+    let Some(dlq) = dlq else {
+        return Err("no DLQ configured for a permanent failure".into());
+    };
+    let envelope = Envelope {
+        version: ENVELOPE_VERSION.into(),
+        record: record.clone(),
+        error: err.clone(),
+        // One pass per invocation: the adapter's retries happen inside it.
+        attempts: 1,
+        first_failure: chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now_ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        function: function.clone(),
+        truncated: false,
+        covers,
+    };
+    let mut attrs = BTreeMap::new();
+    attrs.insert("kind".to_owned(), err.kind.clone());
+    if let Some(seq) = sequence_number(record) {
+        attrs.insert("sequenceNumber".to_owned(), seq);
+    }
+    dlq.send(&envelope.to_body(), &attrs)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("DLQ send: {e}"))
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@
 //! read), so an old message never overwrites newer state, and a permanent
 //! failure is reported rather than dead-lettered again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,7 +59,8 @@ use mlflow_ddb_engine::{reconcile_targets, ConfigCache, EngineError, FormatResol
 use serde_json::Value;
 use tracing::{debug, error, info, warn};
 
-use crate::envelope::{Envelope, EnvelopeError, FunctionId, ENVELOPE_VERSION};
+pub use crate::envelope::sequence_number;
+use crate::envelope::{send_dead_letter, EnvelopeError, FunctionId};
 use crate::metrics::Stats;
 
 /// Tunables of the handler, read once at start.
@@ -155,23 +156,7 @@ pub fn failure_identifier(records: &[Value], idx: usize) -> Option<String> {
         .find_map(sequence_number)
 }
 
-/// A record's `dynamodb.SequenceNumber`, when a non-empty string.
-pub fn sequence_number(record: &Value) -> Option<String> {
-    record
-        .get("dynamodb")
-        .and_then(|d| d.get("SequenceNumber"))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
 pub use mlflow_ddb_runtime::now_ms;
-
-fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 /// One unit of work.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -228,6 +213,14 @@ enum UnitState {
 
 /// Where the batch stops: the first record not acknowledged, and why.
 type Cut = (usize, String);
+
+/// This function's name and version, as dead letters carry them.
+pub(crate) fn function_id(settings: &Settings) -> FunctionId {
+    FunctionId {
+        name: settings.function_name.clone(),
+        version: settings.function_version.clone(),
+    }
+}
 
 fn poison(kind: &str, message: impl Into<String>) -> EnvelopeError {
     EnvelopeError {
@@ -631,7 +624,16 @@ async fn acknowledge(
                 result.permanent.push((i, err));
                 result.stats.acknowledged += 1;
             }
-            Origin::Stream => match dead_letter(deps, r.raw, &err, now, covers).await {
+            Origin::Stream => match send_dead_letter(
+                deps.dlq.as_deref(),
+                &function_id(&deps.settings),
+                r.raw,
+                &err,
+                now,
+                covers,
+            )
+            .await
+            {
                 Ok(()) => {
                     warn!(pk, sk, seq = sequence_number(r.raw).as_deref(), kind = %err.kind,
                           error = %err.message, "record sent to DLQ");
@@ -770,54 +772,6 @@ async fn cascade(store: &dyn Store, pk: &str, now_s: i64) -> Result<(u64, u64), 
         }
     }
     Ok((expired, u64::from(report.requests)))
-}
-
-/// Send one record to the DLQ on its first failure (the migration sink's
-/// poison records).
-pub(crate) async fn dead_letter_record(
-    deps: &Deps,
-    record: &Value,
-    err: &EnvelopeError,
-    now: i64,
-) -> Result<(), String> {
-    dead_letter(deps, record, err, now, Vec::new()).await
-}
-
-/// Send one record to the DLQ. `Err` (a reason) when there is no DLQ or
-/// the send failed: the record then counts as transient.
-async fn dead_letter(
-    deps: &Deps,
-    record: &Value,
-    err: &EnvelopeError,
-    now: i64,
-    covers: Vec<String>,
-) -> Result<(), String> {
-    let Some(dlq) = &deps.dlq else {
-        return Err("no DLQ configured for a permanent failure".into());
-    };
-    let envelope = Envelope {
-        version: ENVELOPE_VERSION.into(),
-        record: record.clone(),
-        error: err.clone(),
-        // One pass per invocation: the adapter's retries happen inside it.
-        attempts: 1,
-        first_failure: rfc3339(now),
-        function: FunctionId {
-            name: deps.settings.function_name.clone(),
-            version: deps.settings.function_version.clone(),
-        },
-        truncated: false,
-        covers,
-    };
-    let mut attrs = BTreeMap::new();
-    attrs.insert("kind".to_owned(), err.kind.clone());
-    if let Some(seq) = sequence_number(record) {
-        attrs.insert("sequenceNumber".to_owned(), seq);
-    }
-    dlq.send(&envelope.to_body(), &attrs)
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("DLQ send: {e}"))
 }
 
 #[cfg(test)]

@@ -28,8 +28,10 @@ use mlflow_ddb_engine::{reconcile_targets, ConfigCache, EngineError, FormatResol
 use serde_json::Value;
 use tracing::{info, warn};
 
+use crate::envelope::send_dead_letter;
 use crate::envelope::EnvelopeError;
-use crate::handler::{dead_letter_record, now_ms, BatchResult, Deps, Origin};
+use crate::handler::{function_id, BatchResult, Deps, Origin};
+use mlflow_ddb_runtime::now_ms;
 
 /// Where and how the source's changes are carried.
 pub struct MigrateSink {
@@ -241,7 +243,8 @@ async fn poison(
         result.permanent.push((index, err.clone()));
         return None;
     }
-    match dead_letter_record(deps, record, err, now).await {
+    let function = function_id(&deps.settings);
+    match send_dead_letter(deps.dlq.as_deref(), &function, record, err, now, Vec::new()).await {
         Ok(()) => {
             result.stats.dlq_sends += 1;
             None
