@@ -5,6 +5,8 @@
 //! engine itself compiles no AWS SDK. Run with
 //! `scripts/emulator.sh run -- cargo test -p mlflow-ddb-aws --test engine_endpoint`.
 
+// The engine's own test helpers (the core's plan semantics), shared as they are.
+#[path = "../../mlflow-ddb-engine/tests/common/mod.rs"]
 mod engine_common;
 
 use engine_common::*;
