@@ -4,11 +4,13 @@
 
 use std::hint::black_box;
 
+use aws_lambda_events::dynamodb::EventRecord;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use materializer::handler::plan_records;
 use mlflow_ddb_core::config::Config;
 use mlflow_ddb_core::format::{Profile, TableFormat};
 use mlflow_ddb_core::item::Item;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 fn img(pk: &str, sk: &str, extra: &[(&str, &str)]) -> Value {
@@ -168,6 +170,25 @@ fn planning(c: &mut Criterion) {
             for v in &images {
                 black_box(serde_json::from_value::<Item>((*v).clone()).ok());
             }
+        })
+    });
+    // The road not taken at the Lambda edge: typing every record of the batch
+    // as `aws_lambda_events`' `EventRecord` (one by one, as a typed event with
+    // raw records would) builds both images of every record, own writes and
+    // metrics included, before the key-first decoder could skip them. This is
+    // that typing alone, without any planning.
+    assert!(
+        batch.iter().all(|r| EventRecord::deserialize(r).is_ok()),
+        "every bench record is a valid EventRecord"
+    );
+    g.throughput(Throughput::Elements(batch.len() as u64));
+    g.bench_function("typed_10k_records_from_value", |b| {
+        b.iter(|| {
+            let typed = batch
+                .iter()
+                .filter(|r| EventRecord::deserialize(*r).is_ok())
+                .count();
+            black_box(typed)
         })
     });
     g.finish();
