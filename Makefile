@@ -25,14 +25,12 @@ test: lint
 	# moto evaluates a PartiQL statement over every table it holds, so the PartiQL
 	# test gets an emulator of its own; the rest share one (fresh table per test).
 	scripts/emulator.sh run -- $(CARGO) test --locked -p mlflow-ddb-aws --test partiql
-	# The migration's end-to-end tests run beside the rest, each group on its own emulator. Once
-	# the rest has passed, the Lambda zips build while the migration's tests finish: the ci-lambda
-	# profile (Cargo.toml), the same cross build and packaging as `make build` without its LTO,
-	# in a target directory of its own (the tests' cargo holds target/'s lock); the zips land in
-	# target/lambda. `make build` makes the ones to deploy.
-	CARGO=$(CARGO) BESIDE_MIGRATE="BUILD_PROFILE=ci-lambda CARGO_TARGET_DIR=$(CURDIR)/target/cross scripts/build.sh" \
-	  scripts/test-endpoint.sh -- --skip expire_partiql_
+	# The migration's end-to-end tests run beside the rest, each group on its own emulator.
+	CARGO=$(CARGO) scripts/test-endpoint.sh -- --skip expire_partiql_
 	$(MAKE) --no-print-directory parity
+	# The zips with the ci-lambda profile (Cargo.toml): the same cross build and packaging as
+	# `make build`, without its LTO; `make build` makes the ones to deploy.
+	BUILD_PROFILE=ci-lambda $(MAKE) --no-print-directory build
 	LAMBDA_ASSETS=$(CURDIR)/target/lambda $(MAKE) --no-print-directory infra-test
 
 lint:

@@ -6,8 +6,7 @@
 #   BUILD_PROFILE=ci-lambda scripts/build.sh   another Cargo profile than release (make test uses
 #                                    ci-lambda: see Cargo.toml; zips land in the same place)
 #
-# Output: target/lambda/<name>/bootstrap.zip (what infra/ deploys; also with CARGO_TARGET_DIR set),
-# and a size line per zip.
+# Output: target/lambda/<name>/bootstrap.zip (what infra/ deploys), and a size line per zip.
 #
 # Tools come from the project's own scripts: cargo-lambda and zig (the cross linker) are the
 # pinned PyPI packages of python/requirements-build.txt, installed into .venv by scripts/venv.sh.
@@ -55,10 +54,7 @@ for f in "${functions[@]}"; do args+=(--package "$f"); done
 start=$(date +%s)
 profile="${BUILD_PROFILE:-release}"
 if [ "$profile" = release ]; then profile_args=(--release); else profile_args=(--profile "$profile"); fi
-# The zips always land in target/lambda (what infra/ deploys), whatever CARGO_TARGET_DIR holds
-# the build itself (make test builds them in target/cross, beside its own tests).
-cargo lambda build "${profile_args[@]}" --arm64 --output-format zip --locked \
-  --lambda-dir "$root/target/lambda" "${args[@]}"
+cargo lambda build "${profile_args[@]}" --arm64 --output-format zip --locked "${args[@]}"
 end=$(date +%s)
 
 status=0

@@ -7,10 +7,6 @@
 # same time, each with an emulator of its own (scripts/emulator.sh, free loopback ports), and the
 # migration's output is printed whole when it ends. Either failing fails the script.
 #
-# BESIDE_MIGRATE, when set, is a command run once the rest has passed, while the migration's
-# tests finish (they are the longer group and mostly wait on the emulator): `make test` builds
-# the Lambda zips there. Its failure fails the script too.
-#
 #   scripts/test-endpoint.sh [-- extra args for the test binaries]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,17 +26,11 @@ migrate=$!
 rest=0
 scripts/emulator.sh run -- "$cargo" test --workspace --exclude migrate --lib --bins --tests --locked -- "${extra[@]}" || rest=$?
 
-beside=0
-if [ -n "${BESIDE_MIGRATE:-}" ] && [ "$rest" -eq 0 ]; then
-  echo "test-endpoint.sh: while the migration's tests finish: $BESIDE_MIGRATE"
-  bash -c "$BESIDE_MIGRATE" || beside=$?
-fi
-
 mig=0
 wait "$migrate" || mig=$?
 echo "======== cargo test -p migrate (ran beside the above) ========"
 cat "$log"
-if [ "$rest" -ne 0 ] || [ "$mig" -ne 0 ] || [ "$beside" -ne 0 ]; then
-  echo "test-endpoint.sh: failed (workspace exit $rest, migrate exit $mig, beside exit $beside)" >&2
+if [ "$rest" -ne 0 ] || [ "$mig" -ne 0 ]; then
+  echo "test-endpoint.sh: failed (workspace exit $rest, migrate exit $mig)" >&2
   exit 1
 fi
