@@ -9,6 +9,7 @@ SECTIONS=(
   "scripts/bench/ttl-sweeper.sh"
   "scripts/bench/indexer.sh"
   "scripts/bench/materializer.sh"
+  "scripts/bench/shard.sh"
   "scripts/bench/migrate.sh"
 )
 

@@ -125,6 +125,9 @@ def main() -> None:
     if sys.argv[1:] == ["--unfixed"]:  # does the test see moto's fault? (a few tries)
         print("duplicates without the fix:", [selftest(fixed=False) for _ in range(3)])
         return
+    # The test emulator answers reads at DynamoDB's cost, not moto's: the same
+    # answers, self-tested (moto_cost.py), so the tests wait less on moto.
+    import moto_cost  # noqa: F401
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])

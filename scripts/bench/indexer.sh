@@ -48,11 +48,6 @@ load() { cargo bench --quiet --locked -p indexer --bench indexer -- load "$@"; }
 
 bench_emulator
 
-moto_cpu() { # the emulator's CPU seconds so far (user + system, all its threads)
-  local stat; stat="$(cat "/proc/$moto_pid/stat")"
-  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }' <<<"${stat##*) }"
-}
-
 run() { # NAME MODE TABLE SEGMENTS
   local name="$1" mode="$2" table="$3" segments="$4"
   counts >/dev/null

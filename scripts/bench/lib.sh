@@ -28,6 +28,17 @@ bench_cleanup() {
   rm -rf "$state"
 }
 
+# moto_cpu: the emulator's CPU seconds so far (user + system, all its threads).
+moto_cpu() {
+  local stat; stat="$(cat "/proc/$moto_pid/stat")"
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }' <<<"${stat##*) }"
+}
+
+# enable_stream TABLE: turn on the table's NEW_AND_OLD_IMAGES stream.
+enable_stream() {
+  "$py" -c 'import sys, boto3; boto3.client("dynamodb").update_table(TableName=sys.argv[1], StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})' "$1"
+}
+
 # counts: print the request counts since the last call as JSON, and reset them.
 counts() {
   "$py" -c "import urllib.request; print(urllib.request.urlopen('$AWS_ENDPOINT_URL/_bench/counts?reset=1').read().decode())"

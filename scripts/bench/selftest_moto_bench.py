@@ -1,5 +1,7 @@
-"""Self-test of scripts/bench/moto_bench.py: its Scan patch (and its Query
-patch) must answer exactly what stock moto answers.
+"""Self-test of scripts/moto_cost.py (loaded by both emulators, and by
+scripts/bench/moto_bench.py): its Scan patch and its Query patch (on the
+table and on local and global indexes) must answer exactly what stock moto
+answers.
 
 moto runs in-process (mock_aws, no server). Three tables: string hash and
 range keys (odd Unicode among them), number hash keys only, binary hash and
@@ -14,7 +16,9 @@ through boto3.
 Covered: full scans paged with various Limits, TotalSegments 1..8 with every
 Segment, ExclusiveStartKey at existing, deleted and absent keys (odd ones too:
 those go to moto), FilterExpression, ScanFilter, ProjectionExpression, Select
-COUNT, and Query pages (Limit, start keys, both directions). Between pages and
+COUNT, and Query pages (Limit, start keys, both directions; on the table,
+on a local index whose sort attribute some items lack, and on a global
+index, with range conditions and filters). Between pages and
 between scans, keys are put and deleted and values updated (PutItem,
 UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems, a failed one,
 PartiQL), and the pages must still agree. It also checks that the patch
@@ -47,14 +51,15 @@ from moto.dynamodb.models import dynamodb_backends  # noqa: E402
 from moto.dynamodb.models.table import Table  # noqa: E402
 from moto.dynamodb.responses import ProjectionExpressionParser  # noqa: E402
 
-import moto_bench  # noqa: E402
+import moto_bench  # noqa: E402,F401  the bench emulator as it runs: moto_fixes, moto_cost, its PartiQL
+import moto_cost  # noqa: E402
 
 READS = ("scan", "query", "all_items")
 PATCHED = {name: getattr(Table, name) for name in READS}
 STOCK = {
-    "scan": moto_bench._original_scan,
-    "query": moto_bench._original_query,
-    "all_items": moto_bench._original_all_items,
+    "scan": moto_cost._original_scan,
+    "query": moto_cost._original_query,
+    "all_items": moto_cost._original_all_items,
 }
 if PATCHED["scan"] is STOCK["scan"]:
     sys.exit("selftest_moto_bench: FAIL: the Scan patch is not installed")
@@ -64,25 +69,25 @@ STATS = {"requests": 0, "fallbacks": 0, "builds": 0}
 
 
 # Count the pages the patch hands to moto and the times it rebuilds a table's
-# key order (moto_bench looks both functions up at call time).
+# key order (moto_cost looks both functions up at call time).
 def _counting_fallback(*args, **kwargs):  # type: ignore[no-untyped-def]
     STATS["fallbacks"] += 1
     return STOCK["scan"](*args, **kwargs)
 
 
-_real_snapshot = moto_bench._snapshot
+_real_snapshot = moto_cost._snapshot
 
 
 def _counting_snapshot(table):  # type: ignore[no-untyped-def]
-    before = moto_bench._scan_order(table).snapshot
+    before = moto_cost._scan_order(table).snapshot
     snap = _real_snapshot(table)
     if snap is not before:
         STATS["builds"] += 1
     return snap
 
 
-moto_bench._original_scan = _counting_fallback
-moto_bench._snapshot = _counting_snapshot
+moto_cost._original_scan = _counting_fallback
+moto_cost._snapshot = _counting_snapshot
 
 
 @contextmanager
@@ -231,13 +236,24 @@ def attrs(rnd: random.Random, big: bool = False) -> dict:
     return it
 
 
-def create(c, name: str, hash_type: str, range_type: str | None) -> None:  # type: ignore[no-untyped-def]
+def create(c, name: str, hash_type: str, range_type: str | None, indexes: bool = False) -> None:  # type: ignore[no-untyped-def]
     schema = [{"AttributeName": "PK", "KeyType": "HASH"}]
     defs = [{"AttributeName": "PK", "AttributeType": hash_type}]
     if range_type:
         schema.append({"AttributeName": "SK", "KeyType": "RANGE"})
         defs.append({"AttributeName": "SK", "AttributeType": range_type})
-    c.create_table(TableName=name, KeySchema=schema, AttributeDefinitions=defs, BillingMode="PAY_PER_REQUEST")
+    extra = {}
+    if indexes:  # as the store's: an LSI on a sort attribute some items lack, a GSI on two others
+        defs += [{"AttributeName": "kind", "AttributeType": "S"}, {"AttributeName": "n", "AttributeType": "N"},
+                 {"AttributeName": "ttl", "AttributeType": "N"}]
+        extra["LocalSecondaryIndexes"] = [{"IndexName": "lsi", "Projection": {"ProjectionType": "ALL"},
+                                           "KeySchema": [{"AttributeName": "PK", "KeyType": "HASH"},
+                                                         {"AttributeName": "ttl", "KeyType": "RANGE"}]}]
+        extra["GlobalSecondaryIndexes"] = [{"IndexName": "gsi", "Projection": {"ProjectionType": "ALL"},
+                                            "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"},
+                                                          {"AttributeName": "n", "KeyType": "RANGE"}]}]
+    c.create_table(TableName=name, KeySchema=schema, AttributeDefinitions=defs, BillingMode="PAY_PER_REQUEST",
+                   **extra)
 
 
 def batch_put(c, name: str, items: list[dict]) -> None:  # type: ignore[no-untyped-def]
@@ -320,6 +336,35 @@ def query_checks(ck: Checker, table: str, partitions: list) -> None:
         ck.pages(f"{table}: Query {pk!r} with a filter", op="query", TableName=table, Limit=3,
                  KeyConditionExpression="PK = :p", FilterExpression="n > :v",
                  ExpressionAttributeValues={":p": pk, ":v": {"N": "0"}})
+
+
+def index_query_checks(ck: Checker, table: str, partitions: list) -> None:
+    """Queries on the local index (the partition's items that have `ttl`)
+    and the global one (by `kind`, ordered by `n`, ties by the table's keys)."""
+    for pk in partitions:
+        for limit in (None, 2):
+            for forward in (True, False):
+                p = {"TableName": table, "IndexName": "lsi", "KeyConditionExpression": "PK = :p",
+                     "ExpressionAttributeValues": {":p": pk}, "ScanIndexForward": forward}
+                if limit:
+                    p["Limit"] = limit
+                ck.pages(f"{table}: Query lsi {pk!r} Limit {limit} forward {forward}", op="query", max_pages=6, **p)
+        ck.pages(f"{table}: Query lsi {pk!r} with a range condition", op="query", TableName=table, IndexName="lsi",
+                 KeyConditionExpression="PK = :p AND #t > :t", ExpressionAttributeNames={"#t": "ttl"},
+                 ExpressionAttributeValues={":p": pk, ":t": {"N": "400000000"}})
+    for kind in KINDS[:3] + ["absent"]:
+        for limit in (None, 3):
+            for forward in (True, False):
+                p = {"TableName": table, "IndexName": "gsi", "KeyConditionExpression": "kind = :k",
+                     "ExpressionAttributeValues": {":k": {"S": kind}}, "ScanIndexForward": forward}
+                if limit:
+                    p["Limit"] = limit
+                ck.pages(f"{table}: Query gsi {kind!r} Limit {limit} forward {forward}", op="query",
+                         max_pages=8, **p)
+        ck.pages(f"{table}: Query gsi {kind!r} with a range condition and a filter", op="query", TableName=table,
+                 IndexName="gsi", Limit=4, KeyConditionExpression="kind = :k AND n BETWEEN :a AND :b",
+                 FilterExpression="attribute_exists(#t)", ExpressionAttributeNames={"#t": "ttl"},
+                 ExpressionAttributeValues={":k": {"S": kind}, ":a": {"N": "-10"}, ":b": {"N": "30"}})
 
 
 def full_compare(ck: Checker, table: str, what: str) -> None:
@@ -464,7 +509,7 @@ def main() -> None:
         ck = Checker(c, dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"])
 
         # 1. String hash and range keys, odd Unicode, varied sizes, large items.
-        create(c, "runs", "S", "S")
+        create(c, "runs", "S", "S", indexes=True)
         pks = [f"EXP#{i:03d}" for i in range(8)] + ODD_PKS
         runs = Keys(rnd, lambda: {"PK": {"S": rnd.choice(pks + [f"NEW#{rnd.randint(0, 999)}"])},
                                   "SK": {"S": rnd.choice(ODD_SKS + [f"R#{rnd.randint(0, 99):03d}"])}})
@@ -519,15 +564,21 @@ def main() -> None:
                 die(f"{name}: key order built {STATS['builds'] - builds} times for reads alone (expected once)")
         query_checks(ck, "runs", [{"S": p} for p in ("EXP#003", "\U0001F600", "tab\tkey", "absent")])
         query_checks(ck, "bins", [{"B": h} for h in hashes[:3]])
+        index_query_checks(ck, "runs", [{"S": p} for p in ("EXP#003", "EXP#005", "\U0001F600", "absent")])
         for name, keys in (("runs", runs), ("nums", nums), ("bins", bins)):
             write_checks(ck, c, name, keys, rnd, every_path=name != "bins")
             # Every write went through the wrapped Table methods: the order
             # never missed a key (a miss hands the page to moto, still right).
             if STATS["fallbacks"]:
                 die(f"{STATS['fallbacks']} plain scan pages were handed to moto (a key set change went unnoticed)")
+        # After the writes too: index entries follow updated attributes.
+        index_query_checks(ck, "runs", [{"S": p} for p in ("EXP#003", "EXP#005", "\U0001F600", "absent")])
         for name, keys in (("runs", runs), ("nums", nums), ("bins", bins)):
             odd_requests(ck, name, keys)
 
+    if not all(moto_cost.SERVED.values()):
+        die(f"a Query path of the patch was never used: {moto_cost.SERVED}")
+    print(f"selftest_moto_bench: Query pages served by the patch: {moto_cost.SERVED}")
     print(f"selftest_moto_bench: ok: {STATS['requests']} requests answered alike by the patched and stock moto "
           f"(seed {SEED}; key order built {STATS['builds']} times, {STATS['fallbacks']} pages handed to moto; "
           f"load {t_load:.1f} s, total {time.monotonic() - t0:.1f} s)")

@@ -48,11 +48,6 @@ bin="$root/target/release/ttl-sweeper"
 bench_emulator
 export PYTHONWARNINGS="ignore" MLFLOW_LOGGING_LEVEL=WARNING
 
-moto_cpu() { # the emulator's CPU seconds so far (user + system, all its threads)
-  local stat; stat="$(cat "/proc/$moto_pid/stat")"
-  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }' <<<"${stat##*) }"
-}
-
 timed() { # NAME CMD...: run CMD, save its stdout, wall seconds, the emulator's CPU seconds and request counts under NAME
   local name="$1"; shift
   counts >/dev/null

@@ -42,6 +42,7 @@ fn opts(arn: &str, until_idle: bool, checkpoint: Option<PathBuf>) -> TailOptions
         stream_arn: arn.to_owned(),
         batch_size: 100,
         until_idle,
+        idle_grace: Duration::ZERO,
         checkpoint,
         max_retries: 3,
         bisect: true,

@@ -42,6 +42,9 @@ enum Command {
         /// Exit when every shard is caught up, printing a JSON summary.
         #[arg(long)]
         until_idle: bool,
+        /// With --until-idle: exit only once no record has arrived for this many milliseconds.
+        #[arg(long, default_value_t = 0)]
+        idle_ms: u64,
         #[arg(long, default_value_t = 100)]
         batch_size: u32,
         /// Checkpoint file (default .cache/materializer/<table>.json).
@@ -60,6 +63,10 @@ enum Command {
         /// Deadline of each emulated invocation, seconds.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// Wait between polls of a caught-up stream, milliseconds (Lambda's event source
+        /// mapping polls each shard four times a second).
+        #[arg(long, default_value_t = 250)]
+        poll_ms: u64,
     },
     /// Run the handler once on an event file (stream or SQS JSON) and print its response.
     Invoke {
@@ -160,6 +167,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Tail {
             table,
             until_idle,
+            idle_ms,
             batch_size,
             checkpoint,
             no_checkpoint,
@@ -167,6 +175,7 @@ async fn main() -> anyhow::Result<()> {
             max_retries,
             no_bisect,
             timeout,
+            poll_ms,
         } => {
             let summary = describe_table(&clients.ddb, &table).await?;
             let arn = summary.stream_arn.ok_or_else(|| {
@@ -186,11 +195,12 @@ async fn main() -> anyhow::Result<()> {
                 stream_arn: arn,
                 batch_size: batch_size.clamp(1, 1000),
                 until_idle,
+                idle_grace: Duration::from_millis(idle_ms),
                 checkpoint,
                 max_retries,
                 bisect: !no_bisect,
                 invocation_timeout: Duration::from_secs(timeout.max(1)),
-                poll_interval: Duration::from_secs(1),
+                poll_interval: Duration::from_millis(poll_ms.max(1)),
                 on_failure: dlq,
                 function_arn: format!("local:materializer:{table}"),
                 metrics: MetricsSink::Off,

@@ -45,6 +45,10 @@ pub struct TailOptions {
     pub batch_size: u32,
     /// Exit once every shard is caught up.
     pub until_idle: bool,
+    /// With `until_idle`: exit only once no record has arrived for this long
+    /// (zero: at the first pass that finds every shard caught up). A bench
+    /// that keeps a writer going keeps one `tail` running through its pauses.
+    pub idle_grace: Duration,
     /// Checkpoint file; `None`: always from TRIM_HORIZON, nothing saved.
     pub checkpoint: Option<PathBuf>,
     /// Retries of the same records before the on-failure message.
@@ -104,6 +108,9 @@ pub struct TailSummary {
     /// invocation that acknowledged it (ms; the stream's timestamps may be
     /// rounded to the second).
     pub lag_ms: LagSummary,
+    /// Time spent inside the handler, summed over the invocations (ms): what
+    /// Lambda would bill for them, the stream reads between them aside.
+    pub handler_ms: f64,
     pub stats: Stats,
 }
 
@@ -255,6 +262,7 @@ pub async fn tail(
     };
     let arn = opts.stream_arn.as_str();
     let mut iterators: HashMap<String, String> = HashMap::new();
+    let mut last_progress = Instant::now();
     loop {
         let shards = parents_first(&reader.list_shards(arn).await?);
         t.summary.shards = shards.len();
@@ -315,8 +323,10 @@ pub async fn tail(
                 }
             }
         }
-        if !progressed {
-            if opts.until_idle {
+        if progressed {
+            last_progress = Instant::now();
+        } else {
+            if opts.until_idle && last_progress.elapsed() >= opts.idle_grace {
                 break;
             }
             tokio::time::sleep(opts.poll_interval).await;
@@ -368,7 +378,9 @@ impl Tail<'_> {
             }
             self.summary.invocations += 1;
             let deadline = Instant::now() + self.opts.invocation_timeout;
+            let began = Instant::now();
             let (resp, stats) = stream_batch(self.deps, &batch, deadline).await;
+            self.summary.handler_ms += began.elapsed().as_secs_f64() * 1000.0;
             emit(self.opts.metrics, &self.deps.settings, &stats);
             self.summary.stats.merge(&stats);
             // The records the handler left undone start at `idx`.

@@ -337,12 +337,16 @@ fn killed(args: &[&str], dir: &Path, after: Duration) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hot_migration_killed_and_resumed_shows_the_main_store_what_the_v0_1_store_showed() {
     let dir = tempdir("migrate-e2e");
+    // Where the time goes (printed with --nocapture, and on failure).
+    let t0 = std::time::Instant::now();
+    let lap = |what: &str| eprintln!("[{:>6.1} s] {what}", t0.elapsed().as_secs_f64());
     let (s, t, again) = (
         unique_name("mig-src"),
         unique_name("mig-dst"),
         unique_name("mig-ref"),
     );
     history(&s, &dir);
+    lap("history written by the 0.1.0 store");
     // An item of a family no store writes: copied unchanged, counted.
     let c = clients().await;
     let mut odd = Item::default();
@@ -381,7 +385,9 @@ async fn a_hot_migration_killed_and_resumed_shows_the_main_store_what_the_v0_1_s
         kills >= 2,
         "only {kills} copies were still running to be killed"
     );
+    lap("copies killed");
     let copied = ok(migrate(&copy, &dir), "copy after the kills");
+    lap("copy resumed and done");
     let copied = json_of(&copied);
     assert_eq!(copied["copy_done"], true);
     assert_eq!(copied["resumed"], true);
@@ -398,7 +404,9 @@ async fn a_hot_migration_killed_and_resumed_shows_the_main_store_what_the_v0_1_s
         writer.wait().expect("writer").success(),
         "hot_writer.py failed"
     );
+    lap("writer done");
     ok(migrate(&sync, &dir), "the last sync");
+    lap("last sync");
 
     let st = migrate(&["status", "--source", &s, "--target", &t, "--json"], &dir);
     assert_eq!(
@@ -416,6 +424,7 @@ async fn a_hot_migration_killed_and_resumed_shows_the_main_store_what_the_v0_1_s
         String::from_utf8_lossy(&v.stdout)
     );
 
+    lap("status and verify");
     // Writes made after the copy's position was taken: only the sync could
     // carry them.
     let writes: Value = serde_json::from_slice(&std::fs::read(&log).expect("log")).expect("json");
@@ -445,6 +454,7 @@ async fn a_hot_migration_killed_and_resumed_shows_the_main_store_what_the_v0_1_s
         ),
         "uninterrupted sync",
     );
+    lap("uninterrupted copy and sync");
     let (a, b) = (items(&t).await, items(&again).await);
     let differ: Vec<_> = a
         .keys()
@@ -477,7 +487,9 @@ async fn a_hot_migration_killed_and_resumed_shows_the_main_store_what_the_v0_1_s
         "check_log.py through the main store on the target",
     );
 
+    lap("targets compared; check_log.py");
     let (v01, main) = judge_both(&s, &t, &dir);
+    lap("judge.py on both stores");
     let (seen_v01, seen_main) = comparable_views(v01, main);
     let mut d = Vec::new();
     diff(&seen_v01, &seen_main, "", &mut d);
@@ -515,6 +527,7 @@ async fn a_hot_migration_killed_and_resumed_shows_the_main_store_what_the_v0_1_s
     let seen: Value = serde_json::from_slice(&seen.stdout).expect("json");
     assert_eq!(seen["experiments"], 1, "{seen}");
     assert_eq!(seen["runs_tagged"], 1, "{seen}");
+    lap("reverse sync and rollback check");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -55,6 +55,7 @@ pub fn tail_options(table: &TestTable, dlq: Option<Arc<dyn Queue>>) -> TailOptio
         stream_arn: table.stream_arn().expect("a stream").to_owned(),
         batch_size: 100,
         until_idle: true,
+        idle_grace: Duration::ZERO,
         checkpoint: None,
         max_retries: 3,
         bisect: true,
