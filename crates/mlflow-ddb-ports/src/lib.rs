@@ -12,10 +12,13 @@
 //!   every error, on the error's data (codes, statuses), not SDK types.
 //! - [`MemoryStore`], [`MemoryQueue`]: the fakes.
 //! - [`build`]: items and keys in a line; `testkit` (feature): whole-table
-//!   helpers (the reference-built fixture table, load, scan, diff).
+//!   helpers (the reference-built fixture table, load, scan, diff), and
+//!   `LatencyStore` (a round trip added to each request of another store).
 
 pub mod build;
 pub mod error;
+#[cfg(feature = "testkit")]
+pub mod latency;
 pub mod memory;
 pub mod queue;
 pub mod store;
@@ -23,7 +26,9 @@ pub mod store;
 pub mod testkit;
 
 pub use error::{classify, AwsError, Classification, DispatchKind, ErrorClass, Failure};
-pub use memory::{Counters, MemoryStore};
+#[cfg(feature = "testkit")]
+pub use latency::{Latency, LatencyStore};
+pub use memory::{item_size, Counters, MemoryStore, SCAN_PAGE_BYTES};
 pub use queue::{MemoryQueue, Queue, QueueMessage};
 pub use store::{
     check_attr_update, check_map_update, key_of, key_to_put, prepare_writes, ExpireOutcome,

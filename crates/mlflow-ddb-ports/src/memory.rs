@@ -6,9 +6,15 @@
 //! missing map is created (for sets only), `expire` never lengthens a ttl
 //! nor creates an item, keys sort by UTF-8 bytes, and the writes are
 //! validated by the same functions as on DynamoDB (`prepare_writes`,
-//! `check_map_update`, `check_attr_update`, `key_to_put`). Not modelled: capacity, item size limits, partial batches.
+//! `check_map_update`, `check_attr_update`, `key_to_put`). A scan page
+//! ends at `Limit` items or at 1 MB of items read (their whole size by
+//! DynamoDB's rules, [`item_size`], before any projection), as on DynamoDB,
+//! so request counts over a large table mean what they mean there. Not
+//! modelled: capacity, item size limits, partial batches, Query pages (a
+//! Query answer is one call, whatever its size).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -109,6 +115,47 @@ impl MemoryStore {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+}
+
+/// The data a Scan reads per page at most (DynamoDB: 1 MB, counted on
+/// whole items, whatever the projection).
+pub const SCAN_PAGE_BYTES: usize = 1 << 20;
+
+/// An item's size by DynamoDB's rules (what capacity and the 1 MB page are
+/// counted on): per attribute its name's UTF-8 length plus its value's
+/// size — a string its UTF-8 length, a binary its length, a number about
+/// one byte per two significant digits plus one, a boolean or null one
+/// byte, a list or map 3 bytes plus one per element plus the elements (a
+/// map's element names included), a set the sum of its elements.
+pub fn item_size(item: &Item) -> usize {
+    item.iter().map(|(n, v)| n.len() + value_size(v)).sum()
+}
+
+fn number_size(n: &str) -> usize {
+    let digits = n.trim_start_matches(['-', '+']);
+    let mantissa = digits.split(['e', 'E']).next().unwrap_or("");
+    let significant = mantissa.replace('.', "");
+    let significant = significant.trim_start_matches('0').trim_end_matches('0');
+    significant.len().div_ceil(2) + 1
+}
+
+fn value_size(v: &AttributeValue) -> usize {
+    match v {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::N(n) => number_size(n),
+        AttributeValue::B(b) => b.len(),
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
+        AttributeValue::Ns(v) => v.iter().map(|n| number_size(n)).sum(),
+        AttributeValue::Bs(v) => v.iter().map(Vec::len).sum(),
+        AttributeValue::L(l) => 3 + l.iter().map(|e| 1 + value_size(e)).sum::<usize>(),
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, e)| 1 + k.len() + value_size(e))
+                .sum::<usize>()
+        }
     }
 }
 
@@ -396,16 +443,18 @@ impl Store for MemoryStore {
         let items = self.lock();
         let limit = limit.map_or(usize::MAX, |l| l.max(1) as usize);
         let mut page = ScanPage::default();
+        let mut read = 0usize;
         let mut last = None;
-        let iter = items.iter().filter(|(k, _)| {
-            segment_of(&k.pk, total_segments) == segment
-                && exclusive_start_key.as_ref().is_none_or(|s| *k > s)
-        });
+        let from = exclusive_start_key.map_or(Bound::Unbounded, Bound::Excluded);
+        let iter = items
+            .range((from, Bound::Unbounded))
+            .filter(|(k, _)| segment_of(&k.pk, total_segments) == segment);
         for (k, i) in iter {
-            if page.items.len() == limit {
+            if page.items.len() == limit || read >= SCAN_PAGE_BYTES {
                 page.last_key = last;
                 return Ok(page);
             }
+            read += item_size(i);
             page.items.push(project(i, projection, false));
             last = Some(k.clone());
         }
@@ -525,5 +574,55 @@ mod tests {
         }
         seen.sort();
         assert_eq!(seen, s.snapshot().into_keys().collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn item_size_follows_dynamodb_rules() {
+        // "PK"+"E" + "SK"+"META" + "n"+12345 (⌈5/2⌉ + 1) + "m"+{"ab": "c"} (3 + 1+2+1)
+        let mut i = with(item("E", "META"), "n", AttributeValue::N("12345".into()));
+        i = with(
+            i,
+            "m",
+            AttributeValue::M(HashMap::from([(
+                "ab".into(),
+                AttributeValue::S("c".into()),
+            )])),
+        );
+        assert_eq!(item_size(&i), 3 + 6 + 5 + 8);
+        assert_eq!(number_size("0.0100"), 2);
+        assert_eq!(number_size("-1e10"), 2);
+    }
+
+    #[tokio::test]
+    async fn scan_pages_end_at_one_megabyte_of_whole_items() {
+        // 100 items of about 100 KB: a page reads 1 MB (the item crossing it
+        // included) whatever the projection, so 11 items a page.
+        let big = "x".repeat(100 * 1024);
+        let s = MemoryStore::with_items((0..100).map(|i| {
+            with(
+                item("P", &format!("{i:03}")),
+                "v",
+                AttributeValue::S(big.clone()),
+            )
+        }));
+        let mut start = None;
+        let mut sizes = Vec::new();
+        loop {
+            let p = s
+                .scan_segment(0, 1, start, Some(&["PK", "SK"]), None)
+                .await
+                .unwrap();
+            sizes.push(p.items.len());
+            match p.last_key {
+                Some(k) => start = Some(k),
+                None => break,
+            }
+        }
+        assert_eq!(sizes.iter().sum::<usize>(), 100);
+        assert!(
+            sizes[..sizes.len() - 1].iter().all(|n| *n == 11),
+            "{sizes:?}"
+        );
+        assert_eq!(s.counters().scan as usize, sizes.len());
     }
 }
