@@ -43,6 +43,7 @@ fn opts(arn: &str, until_idle: bool, checkpoint: Option<PathBuf>) -> TailOptions
         batch_size: 100,
         until_idle,
         idle_grace: Duration::ZERO,
+        max_elapsed: None,
         checkpoint,
         max_retries: 3,
         bisect: true,

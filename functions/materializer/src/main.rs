@@ -45,6 +45,10 @@ enum Command {
         /// With --until-idle: exit only once no record has arrived for this many milliseconds.
         #[arg(long, default_value_t = 0)]
         idle_ms: u64,
+        /// Stop after this many seconds even if not caught up (the summary's `caught_up` says
+        /// which).
+        #[arg(long)]
+        max_seconds: Option<u64>,
         #[arg(long, default_value_t = 100)]
         batch_size: u32,
         /// Checkpoint file (default .cache/materializer/<table>.json).
@@ -168,6 +172,7 @@ async fn main() -> anyhow::Result<()> {
             table,
             until_idle,
             idle_ms,
+            max_seconds,
             batch_size,
             checkpoint,
             no_checkpoint,
@@ -196,6 +201,7 @@ async fn main() -> anyhow::Result<()> {
                 batch_size: batch_size.clamp(1, 1000),
                 until_idle,
                 idle_grace: Duration::from_millis(idle_ms),
+                max_elapsed: max_seconds.map(Duration::from_secs),
                 checkpoint,
                 max_retries,
                 bisect: !no_bisect,

@@ -49,6 +49,9 @@ pub struct TailOptions {
     /// (zero: at the first pass that finds every shard caught up). A bench
     /// that keeps a writer going keeps one `tail` running through its pauses.
     pub idle_grace: Duration,
+    /// Stop after this long whether caught up or not (the summary says
+    /// which: `caught_up`); `None`: no limit.
+    pub max_elapsed: Option<Duration>,
     /// Checkpoint file; `None`: always from TRIM_HORIZON, nothing saved.
     pub checkpoint: Option<PathBuf>,
     /// Retries of the same records before the on-failure message.
@@ -104,6 +107,9 @@ pub struct TailSummary {
     pub bisections: u64,
     pub on_failure_messages: u64,
     pub elapsed_ms: u64,
+    /// Whether it stopped because every shard was caught up (not at
+    /// `max_elapsed`).
+    pub caught_up: bool,
     /// Lag from each record's ApproximateCreationDateTime to the end of the
     /// invocation that acknowledged it (ms; the stream's timestamps may be
     /// rounded to the second).
@@ -323,10 +329,14 @@ pub async fn tail(
                 }
             }
         }
+        if opts.max_elapsed.is_some_and(|m| started.elapsed() >= m) {
+            break;
+        }
         if progressed {
             last_progress = Instant::now();
         } else {
             if opts.until_idle && last_progress.elapsed() >= opts.idle_grace {
+                t.summary.caught_up = true;
                 break;
             }
             tokio::time::sleep(opts.poll_interval).await;

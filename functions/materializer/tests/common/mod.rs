@@ -56,6 +56,7 @@ pub fn tail_options(table: &TestTable, dlq: Option<Arc<dyn Queue>>) -> TailOptio
         batch_size: 100,
         until_idle: true,
         idle_grace: Duration::ZERO,
+        max_elapsed: None,
         checkpoint: None,
         max_retries: 3,
         bisect: true,
