@@ -20,12 +20,9 @@ use crate::store::{
 };
 use crate::{AwsError, Clients};
 
-/// Largest BatchWriteItem request.
-pub use mlflow_ddb_ports::BATCH_WRITE_MAX;
-/// Largest BatchGetItem request.
-pub const BATCH_GET_MAX: usize = 100;
-/// Largest BatchExecuteStatement request.
-pub const BATCH_STATEMENT_MAX: usize = 25;
+/// Largest BatchWriteItem, BatchGetItem and BatchExecuteStatement requests (DynamoDB's limits,
+/// in the ports: the memory fakes size their requests by them too).
+pub use mlflow_ddb_ports::{BATCH_GET_MAX, BATCH_STATEMENT_MAX, BATCH_WRITE_MAX};
 /// Map entries per UpdateItem request (keeps expressions well under 4 KB).
 pub const UPDATE_MAP_MAX_ACTIONS: usize = 100;
 

@@ -16,10 +16,10 @@ use tracing::{debug, warn};
 
 use crate::error::EngineError;
 
-/// Target keys per BatchGetItem request.
-pub const TARGETS_PER_BATCH_GET: usize = 100;
-/// Items per BatchWriteItem request.
-pub const ITEMS_PER_BATCH_WRITE: usize = 25;
+/// Target keys per BatchGetItem request (DynamoDB's limit).
+pub const TARGETS_PER_BATCH_GET: usize = mlflow_ddb_ports::BATCH_GET_MAX;
+/// Items per BatchWriteItem request (DynamoDB's limit).
+pub const ITEMS_PER_BATCH_WRITE: usize = mlflow_ddb_ports::BATCH_WRITE_MAX;
 
 /// What [`reconcile_targets`] does with a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

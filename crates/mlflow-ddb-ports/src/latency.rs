@@ -24,12 +24,7 @@ use async_trait::async_trait;
 use mlflow_ddb_core::item::{AttributeValue, Item, ItemKey};
 
 use crate::store::{ExpireReport, GateStats, ScanPage, Store, UpdateOutcome, WriteStats};
-use crate::{AwsError, BATCH_WRITE_MAX};
-
-/// Keys per BatchGetItem request (DynamoDB's limit).
-const BATCH_GET_MAX: usize = 100;
-/// Statements per BatchExecuteStatement request (DynamoDB's limit).
-const BATCH_STATEMENT_MAX: usize = 25;
+use crate::{AwsError, BATCH_GET_MAX, BATCH_STATEMENT_MAX, BATCH_WRITE_MAX};
 
 /// How long the requests through a [`LatencyStore`] take.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -33,5 +33,5 @@ pub use queue::{MemoryQueue, Queue, QueueMessage};
 pub use store::{
     check_attr_update, check_map_update, key_of, key_to_put, prepare_writes, ExpireOutcome,
     ExpireReport, FormatProbe, GateStats, ScanPage, Store, UpdateOutcome, Write, WriteStats,
-    BATCH_WRITE_MAX, FORMAT_SAMPLE,
+    BATCH_GET_MAX, BATCH_STATEMENT_MAX, BATCH_WRITE_MAX, FORMAT_SAMPLE,
 };

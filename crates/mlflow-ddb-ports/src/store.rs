@@ -242,6 +242,10 @@ pub struct ScanPage {
 
 /// Items per `BatchWriteItem` request (DynamoDB's limit).
 pub const BATCH_WRITE_MAX: usize = 25;
+/// Keys per `BatchGetItem` request (DynamoDB's limit).
+pub const BATCH_GET_MAX: usize = 100;
+/// Statements per PartiQL `BatchExecuteStatement` request (DynamoDB's limit).
+pub const BATCH_STATEMENT_MAX: usize = 25;
 
 /// Forward FTS keys of the default workspace read by a format probe.
 pub const FORMAT_SAMPLE: i32 = 20;
