@@ -387,8 +387,8 @@ impl Tail<'_> {
                 continue;
             }
             self.summary.invocations += 1;
-            let deadline = Instant::now() + self.opts.invocation_timeout;
             let began = Instant::now();
+            let deadline = began + self.opts.invocation_timeout;
             let (resp, stats) = stream_batch(self.deps, &batch, deadline).await;
             self.summary.handler_ms += began.elapsed().as_secs_f64() * 1000.0;
             emit(self.opts.metrics, &self.deps.settings, &stats);
