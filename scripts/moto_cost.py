@@ -14,7 +14,10 @@ difference. Correctness fixes (where moto is wrong) are moto_fixes.py's.
 - A Query on the table costs O(partition); a Query on a local secondary
   index too; a Query on a global secondary index skips moto's sort of the
   whole table (its results are sorted again by the index's keys).
-- A Scan page costs O(page + log table) (BENCH_FAST_SCAN=0 turns it off).
+- A Scan page costs O(page + log table) (BENCH_FAST_SCAN=0 turns it off),
+  and a projection of top-level string attributes does not copy each whole
+  item twice (moto deep-copies it, then round-trips it through Python values:
+  ~0.2 ms per item read, 14 s of a scan of 67,000 items).
 - Scan and Query answers are written with json.dumps (BENCH_FAST_JSON=0
   turns it off).
 """
@@ -45,8 +48,9 @@ from moto.utilities.utils import md5_hash
 #   table changed nothing; the Query still walks the table once.
 # Anything else (no hash condition, an unknown index) goes to moto as is.
 _local = threading.local()
-# Queries served by each of these paths (the self-test checks it used them).
-SERVED = {"table": 0, "local index": 0, "global index": 0}
+# Queries served by each of these paths, and items projected by _project
+# (the self-test checks it used them all).
+SERVED = {"table": 0, "local index": 0, "global index": 0, "scan projection": 0}
 _original_all_items = Table.all_items
 _original_query = Table.query
 
@@ -320,8 +324,9 @@ def _scan_page(  # type: ignore[no-untyped-def]
     last_evaluated_key = None
     for i in range(start, len(keys)):
         item = live(i)
+        size = item.size()
         reached_length_limit = len(results) == limit
-        reached_size_limit = (result_size + item.size()) > RESULT_SIZE_LIMIT
+        reached_size_limit = (result_size + size) > RESULT_SIZE_LIMIT
         if reached_length_limit or reached_size_limit:
             last_evaluated_key = self._get_last_evaluated_key(results[-1], None)
             break
@@ -341,16 +346,37 @@ def _scan_page(  # type: ignore[no-untyped-def]
                 break
 
         if passes_all_conditions:
-            results.append(copy.deepcopy(item))
-            result_size += item.size()
+            # With a projection, moto copies the whole item, then builds the
+            # projected one from that copy: the projection alone is a copy.
+            results.append(item if projection_expression else copy.deepcopy(item))
+            result_size += size
 
         scanned_count += 1
 
     if filter_expression is not None:
         results = [item for item in results if filter_expression.expr(item)]
     if projection_expression:
-        results = [r.project(projection_expression) for r in results]
+        results = [_project(r, projection_expression) for r in results]
     return results, scanned_count, last_evaluated_key
+
+
+def _project(item: Item, paths: list) -> Item:  # type: ignore[type-arg]
+    """Item.project, for a projection of top-level names whose values are
+    strings: the same Item, without moto's round trip of the whole item
+    through Python values (~0.1 ms per item). Anything else (a nested path,
+    a number, a set, a map...) goes to moto's own."""
+    attrs = {}
+    for path in paths:
+        if len(path) != 1 or "[" in path[0]:  # a nested path, a list element
+            return item.project(paths)
+        value = item.attrs.get(path[0])
+        if value is None:
+            continue
+        if value.type != "S":
+            return item.project(paths)
+        attrs[path[0]] = {"S": value.value}
+    SERVED["scan projection"] += 1
+    return Item(hash_key=item.hash_key, range_key=item.range_key, attrs=attrs)
 
 
 if os.environ.get("BENCH_FAST_SCAN", "1") != "0":

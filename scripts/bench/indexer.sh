@@ -97,7 +97,8 @@ def fmt(c):
 def gate(s):  # the one retry policy at work: errors left, retries, transient failures, in-flight limit low/end
     g = s.get("gate") or {}
     return (f"errors {s['counts']['errors']}, retries {g.get('retries', 0)}, transient {g.get('transient', 0)}, "
-            f"in-flight limit low {g.get('lowest_limit', '-')} end {g.get('limit', '-')}")
+            f"in-flight limit low {g.get('lowest_limit', '-')} end {g.get('limit', '-')}, "
+            f"lowered on a queue {g.get('queue_decreases', '-')}, halved on overload {g.get('decreases', '-')}")
 
 table_items = json.load(open(f"{state}/correct.items"))["items"]
 print(f"correct table: {table_items} items")

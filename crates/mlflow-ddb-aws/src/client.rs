@@ -151,9 +151,11 @@ impl Clients {
                 slow_after: opts.attempt_timeout / 2,
                 ..opts.gate
             }),
-            // A long poll waits up to 20 s by design: never "slow".
+            // A long poll waits up to 20 s by design: never "slow", and
+            // its latency says nothing about a queue.
             sqs_gate: Gate::new(GateOptions {
                 slow_after: opts.sqs_attempt_timeout,
+                latency_signal: false,
                 ..opts.gate
             }),
             endpoint_url,

@@ -16,13 +16,16 @@
 //!   made: the earlier of the policy's `deadline` (counted from the logical
 //!   request's start) and the deadline of the surrounding invocation
 //!   ([`with_deadline`], which the Lambda handlers set from the context).
-//! - **In flight.** A [`Limiter`] caps the requests in flight, additive
-//!   increase (+1 per window of successes) and multiplicative decrease (x0.5
-//!   on a throttle, a timeout or a 503, a partial success, or an answer
-//!   slower than half the attempt timeout, once per window:
-//!   [`AwsError::is_overload`]), so that more segments
-//!   or more concurrency never push an endpoint that is already saturated:
-//!   the run slows down instead of failing.
+//! - **In flight.** A [`Limiter`] caps the requests in flight. It starts
+//!   low and doubles per window of successes (slow start), then grows by
+//!   one per window (additive increase); it halves on a throttle, a timeout
+//!   or a 503, a partial success, or an answer slower than half the attempt
+//!   timeout, once per window ([`AwsError::is_overload`]); and it comes down
+//!   to a few requests queued when latency shows a queue at the endpoint:
+//!   the fastest answers of a window well above each operation's own base
+//!   latency. So more segments or more concurrency never push an endpoint
+//!   that is already saturated: the run slows down instead of failing, and
+//!   an endpoint that serves one request at a time is not handed hundreds.
 //!
 //! Callers above the adapter do not retry requests: an error they see has
 //! used its budget (or is permanent), and the function's job is to report it
@@ -154,13 +157,43 @@ impl Budget {
 /// What a [`Gate`] has seen (the ports' type: `Store::gate_stats` returns it).
 pub use mlflow_ddb_ports::GateStats;
 
-/// Adaptive bound on requests in flight (AIMD).
+/// How far the smallest latency of a window may rise above its operations'
+/// base latency before the limiter reads it as a queue at the endpoint.
+const QUEUE_TOLERANCE: f64 = 2.0;
+/// Requests the limiter leaves queued at an endpoint whose latency grows
+/// with the load: the limit settles where `limit * (1 - TOLERANCE / ratio)`
+/// is this many.
+const QUEUE_ALLOWANCE: f64 = 4.0;
+/// A window is at least this many successes (and at least one per request
+/// allowed).
+const MIN_WINDOW: u32 = 8;
+
+/// Adaptive bound on requests in flight.
+///
+/// - **Slow start.** The limit doubles per window of successes (one per
+///   request allowed) until the first sign of load, then grows by one per
+///   window (additive increase). It grows only when the window used at
+///   least half of it: a caller that sends three requests at a time does not
+///   earn a limit of 512.
+/// - **Overload** (a throttle, a timeout, a 503, a partial success, an
+///   answer slower than `slow_after`): the limit halves, once per epoch.
+/// - **Queueing** (when the latency signal is on). Each operation keeps its
+///   base latency, the fastest answer it ever had (a 1 MB Scan page and a
+///   `GetItem` are compared with themselves, not with each other). At the
+///   end of each window, the ratio of the window's fastest answers to those
+///   bases (weighted by the samples of each operation) tells how long
+///   requests waited in a queue at the endpoint. Above [`QUEUE_TOLERANCE`],
+///   the limit drops to `limit * TOLERANCE / ratio + ALLOWANCE` (at most by
+///   half): an endpoint that serves requests one after the other (the
+///   emulator) gets a handful in flight, not hundreds queued until they time
+///   out. An endpoint that scales (DynamoDB) keeps its latency and its limit.
 #[derive(Debug)]
 pub struct Limiter {
     state: Mutex<LimitState>,
     notify: Notify,
     min: f64,
     max: f64,
+    latency_signal: bool,
 }
 
 #[derive(Debug)]
@@ -168,21 +201,78 @@ struct LimitState {
     limit: f64,
     lowest: f64,
     in_flight: usize,
-    /// Bumped at each decrease: a permit taken before it reports a failure
-    /// of the load that was already answered, and does not halve again.
+    /// Bumped at each decrease: a permit taken before it reports on the
+    /// load that was already answered; it does not lower the limit again,
+    /// and its latency does not count in the next window.
     epoch: u64,
     decreases: u64,
+    queue_decreases: u64,
+    slow_start: bool,
+    window: Window,
+    ops: Vec<OpLatency>,
+}
+
+#[derive(Debug, Default)]
+struct Window {
+    successes: u32,
+    /// The most requests in flight while the window ran (those in flight
+    /// when it began included).
+    busiest: usize,
+}
+
+#[derive(Debug)]
+struct OpLatency {
+    op: &'static str,
+    base: Duration,
+    window_fastest: Duration,
+    window_samples: u32,
 }
 
 impl LimitState {
     fn allowed(&self) -> usize {
         (self.limit.floor() as usize).max(1)
     }
+
+    fn lower_to(&mut self, limit: f64, min: f64) {
+        self.limit = limit.max(min);
+        self.lowest = self.lowest.min(self.limit);
+        self.epoch += 1;
+        self.slow_start = false;
+        self.end_window();
+    }
+
+    fn end_window(&mut self) {
+        self.window = Window {
+            successes: 0,
+            busiest: self.in_flight,
+        };
+        for o in &mut self.ops {
+            o.window_samples = 0;
+        }
+    }
+
+    /// The window's fastest answers over their operations' bases, weighted
+    /// by the samples of each (1 when there are none).
+    fn queue_ratio(&self) -> f64 {
+        let (mut seen, mut base) = (0.0, 0.0);
+        for o in self.ops.iter().filter(|o| o.window_samples > 0) {
+            let n = f64::from(o.window_samples);
+            seen += n * o.window_fastest.as_secs_f64();
+            base += n * o.base.as_secs_f64();
+        }
+        if base > 0.0 {
+            seen / base
+        } else {
+            1.0
+        }
+    }
 }
 
 impl Limiter {
-    /// Start at `initial` requests in flight, never below `min` or above `max`.
-    pub fn new(initial: u32, min: u32, max: u32) -> Self {
+    /// Start at `initial` requests in flight, never below `min` or above
+    /// `max`; `latency_signal` turns on the reading of queues from latency
+    /// (off where latency means something else: a long poll).
+    pub fn new(initial: u32, min: u32, max: u32, latency_signal: bool) -> Self {
         let min = f64::from(min.max(1));
         let max = f64::from(max.max(1)).max(min);
         let limit = f64::from(initial).clamp(min, max);
@@ -193,10 +283,15 @@ impl Limiter {
                 in_flight: 0,
                 epoch: 0,
                 decreases: 0,
+                queue_decreases: 0,
+                slow_start: true,
+                window: Window::default(),
+                ops: Vec::new(),
             }),
             notify: Notify::new(),
             min,
             max,
+            latency_signal,
         }
     }
 
@@ -214,6 +309,7 @@ impl Limiter {
                 let mut s = self.lock();
                 if s.in_flight < s.allowed() {
                     s.in_flight += 1;
+                    s.window.busiest = s.window.busiest.max(s.in_flight);
                     return Permit {
                         limiter: self,
                         epoch: s.epoch,
@@ -229,23 +325,74 @@ impl Limiter {
         self.lock().allowed() as u32
     }
 
-    fn success(&self) {
+    /// A success of `op` sent under `epoch`, answered in `latency`. An
+    /// answer to a request sent before the last decrease only teaches its
+    /// operation's base: it reports on a load already answered.
+    fn success(&self, epoch: u64, op: &'static str, latency: Duration) {
         let mut s = self.lock();
+        let current = epoch == s.epoch;
+        if self.latency_signal {
+            match s.ops.iter_mut().find(|o| o.op == op) {
+                Some(o) => {
+                    o.base = o.base.min(latency);
+                    if current {
+                        o.window_fastest = if o.window_samples == 0 {
+                            latency
+                        } else {
+                            o.window_fastest.min(latency)
+                        };
+                        o.window_samples += 1;
+                    }
+                }
+                None => s.ops.push(OpLatency {
+                    op,
+                    base: latency,
+                    window_fastest: latency,
+                    window_samples: u32::from(current),
+                }),
+            }
+        }
+        if !current {
+            return;
+        }
         let before = s.allowed();
-        s.limit = (s.limit + 1.0 / s.limit).min(self.max);
-        if s.allowed() > before {
-            drop(s);
-            self.notify.notify_one();
+        s.window.successes += 1;
+        let used = s.window.busiest * 2 >= s.allowed();
+        if !s.slow_start && used {
+            s.limit = (s.limit + 1.0 / s.limit).min(self.max);
+        }
+        if s.window.successes >= (s.allowed() as u32).max(MIN_WINDOW) {
+            let ratio = s.queue_ratio();
+            if ratio > QUEUE_TOLERANCE {
+                let target =
+                    (s.limit * QUEUE_TOLERANCE / ratio + QUEUE_ALLOWANCE).max(s.limit / 2.0);
+                if target < s.limit {
+                    s.queue_decreases += 1;
+                    s.lower_to(target, self.min);
+                } else {
+                    s.slow_start = false;
+                    s.end_window();
+                }
+            } else {
+                if s.slow_start && used {
+                    s.limit = (s.limit * 2.0).min(self.max);
+                }
+                s.end_window();
+            }
+        }
+        let after = s.allowed();
+        drop(s);
+        if after > before {
+            self.notify.notify_waiters();
         }
     }
 
     fn overloaded(&self, epoch: u64) {
         let mut s = self.lock();
         if epoch == s.epoch {
-            s.limit = (s.limit / 2.0).max(self.min);
-            s.lowest = s.lowest.min(s.limit);
-            s.epoch += 1;
+            let halved = s.limit / 2.0;
             s.decreases += 1;
+            s.lower_to(halved, self.min);
         }
     }
 
@@ -279,6 +426,9 @@ pub struct GateOptions {
     pub initial_in_flight: u32,
     pub min_in_flight: u32,
     pub max_in_flight: u32,
+    /// Lower the limit when latency shows a queue at the endpoint (see
+    /// [`Limiter`]); off for a service whose latency is a long poll.
+    pub latency_signal: bool,
 }
 
 impl Default for GateOptions {
@@ -286,9 +436,10 @@ impl Default for GateOptions {
         Self {
             retry: RetryPolicy::default(),
             slow_after: Duration::from_secs(5),
-            initial_in_flight: 32,
+            initial_in_flight: 4,
             min_in_flight: 1,
             max_in_flight: 512,
+            latency_signal: true,
         }
     }
 }
@@ -327,6 +478,7 @@ impl Gate {
                     opts.initial_in_flight,
                     opts.min_in_flight,
                     opts.max_in_flight,
+                    opts.latency_signal,
                 ),
                 slow_after: opts.slow_after,
                 slow: AtomicU64::new(0),
@@ -356,6 +508,7 @@ impl Gate {
             exhausted: self.inner.exhausted.load(Ordering::Relaxed),
             slow: self.inner.slow.load(Ordering::Relaxed),
             decreases: s.decreases,
+            queue_decreases: s.queue_decreases,
             limit: s.allowed() as u32,
             lowest_limit: (s.lowest.floor() as u32).max(1),
         }
@@ -408,11 +561,12 @@ impl Gate {
                     // from a saturated endpoint: ease off before the next
                     // ones time out (a timed-out request still cost the
                     // endpoint its work).
-                    if sent.elapsed() >= self.inner.slow_after {
+                    let latency = sent.elapsed();
+                    if latency >= self.inner.slow_after {
                         self.inner.slow.fetch_add(1, Ordering::Relaxed);
                         self.inner.limiter.overloaded(permit.epoch);
                     } else {
-                        self.inner.limiter.success();
+                        self.inner.limiter.success(permit.epoch, op, latency);
                     }
                     drop(permit);
                     return Ok(v);
@@ -541,35 +695,10 @@ mod tests {
         assert!(none > 40, "waits past the deadline are refused ({none}/50)");
     }
 
-    #[tokio::test]
-    async fn the_limit_halves_once_per_epoch_and_grows_back_by_one_per_window() {
-        let l = Limiter::new(16, 1, 64);
-        let permits: Vec<_> = futures_lite_join(&l, 16).await;
-        // 16 requests in flight fail together: one halving, not sixteen.
-        let epochs: Vec<u64> = permits.iter().map(|p| p.epoch).collect();
-        for e in epochs {
-            l.overloaded(e);
-        }
-        drop(permits);
-        assert_eq!(l.limit(), 8);
-        // A window of successes (about one per request allowed) adds one.
-        for _ in 0..7 {
-            l.success();
-        }
-        assert_eq!(l.limit(), 8, "not yet a whole window");
-        for _ in 0..2 {
-            l.success();
-        }
-        assert_eq!(l.limit(), 9);
-        // Repeated overload goes down to the floor, never below.
-        for _ in 0..10 {
-            let e = l.lock().epoch;
-            l.overloaded(e);
-        }
-        assert_eq!(l.limit(), 1);
-    }
+    const MS: Duration = Duration::from_millis(1);
 
-    async fn futures_lite_join(l: &Limiter, n: usize) -> Vec<Permit<'_>> {
+    /// `n` permits held at once (the limit must allow them).
+    async fn hold(l: &Limiter, n: usize) -> Vec<Permit<'_>> {
         let mut v = Vec::new();
         for _ in 0..n {
             v.push(l.acquire().await);
@@ -577,9 +706,205 @@ mod tests {
         v
     }
 
+    /// `n` successes of `op` in `latency`, each from a permit of the
+    /// current epoch, with the limit in use.
+    async fn answer(l: &Limiter, n: usize, op: &'static str, latency: Duration) {
+        let busy = hold(l, l.limit() as usize).await;
+        for _ in 0..n {
+            let epoch = l.lock().epoch;
+            l.success(epoch, op, latency);
+        }
+        drop(busy);
+    }
+
+    #[tokio::test]
+    async fn the_limit_halves_once_per_epoch_and_grows_back_by_one_per_window() {
+        let l = Limiter::new(16, 1, 64, true);
+        let permits = hold(&l, 16).await;
+        // 16 requests in flight fail together: one halving, not sixteen.
+        let epochs: Vec<u64> = permits.iter().map(|p| p.epoch).collect();
+        for e in epochs {
+            l.overloaded(e);
+        }
+        drop(permits);
+        assert_eq!(l.limit(), 8);
+        // After the first overload, a window of successes (about one per
+        // request allowed) adds one.
+        answer(&l, 7, "GetItem", 5 * MS).await;
+        assert_eq!(l.limit(), 8, "not yet a whole window");
+        answer(&l, 2, "GetItem", 5 * MS).await;
+        assert_eq!(l.limit(), 9);
+        // Repeated overload goes down to the floor, never below.
+        for _ in 0..10 {
+            let e = l.lock().epoch;
+            l.overloaded(e);
+        }
+        assert_eq!(l.limit(), 1);
+        assert_eq!(l.lock().decreases, 11);
+    }
+
+    #[tokio::test]
+    async fn slow_start_doubles_per_window_while_used_and_latency_holds() {
+        let l = Limiter::new(4, 1, 512, true);
+        answer(&l, 8, "Query", 5 * MS).await;
+        assert_eq!(l.limit(), 8);
+        answer(&l, 8, "Query", 6 * MS).await;
+        assert_eq!(l.limit(), 16);
+        answer(&l, 16, "Query", 5 * MS).await;
+        assert_eq!(l.limit(), 32);
+        // A caller that keeps only two requests in flight earns nothing
+        // (after the window that began with 16 in flight).
+        let two_at_a_time = |n: usize| {
+            let l = &l;
+            async move {
+                for _ in 0..n {
+                    let _a = l.acquire().await;
+                    let b = l.acquire().await;
+                    l.success(b.epoch, "Query", 5 * MS);
+                }
+            }
+        };
+        two_at_a_time(64).await;
+        let limit = l.limit();
+        two_at_a_time(1_000).await;
+        assert_eq!(l.limit(), limit, "unused room does not grow");
+        // Without the latency signal the growth is the same (a long poll
+        // is never read as a queue).
+        let l = Limiter::new(4, 1, 512, false);
+        answer(&l, 8, "ReceiveMessage", 20_000 * MS).await;
+        answer(&l, 8, "ReceiveMessage", 5 * MS).await;
+        answer(&l, 16, "ReceiveMessage", 20_000 * MS).await;
+        assert_eq!(l.limit(), 32);
+    }
+
+    #[tokio::test]
+    async fn a_queue_lowers_the_limit_to_a_few_waiting_by_half_a_window_at_most() {
+        let l = Limiter::new(64, 1, 512, true);
+        answer(&l, 64, "Query", 5 * MS).await;
+        assert_eq!(l.limit(), 128);
+        // Every answer of the next window waited: the fastest took 10x its
+        // base. The limit drops, by half at most.
+        answer(&l, 128, "Query", 50 * MS).await;
+        assert_eq!(l.limit(), 64);
+        {
+            let st = l.lock();
+            assert_eq!((st.queue_decreases, st.decreases), (1, 0));
+            assert!(!st.slow_start, "the first queue ends the slow start");
+        }
+        // While it stays 10x, the limit settles where `limit * 2 / 10` plus
+        // the allowance of 4 meets it: about 5.
+        for _ in 0..30 {
+            answer(&l, 16, "Query", 50 * MS).await;
+        }
+        let settled = l.limit();
+        assert!((4..=7).contains(&settled), "{settled}");
+        // Within the tolerance (1.5x), it grows again, by about one per window.
+        for _ in 0..4 {
+            answer(&l, 8, "Query", 7 * MS).await;
+        }
+        assert!(l.limit() > settled, "{} > {settled}", l.limit());
+        // The signal alone never takes the limit below its allowance.
+        for _ in 0..20 {
+            answer(&l, 16, "Query", 5_000 * MS).await;
+        }
+        assert!(l.limit() >= QUEUE_ALLOWANCE as u32, "{}", l.limit());
+        assert_eq!(l.lock().decreases, 0, "no halving without an overload");
+    }
+
+    #[tokio::test]
+    async fn each_operation_is_compared_with_its_own_base() {
+        let l = Limiter::new(16, 1, 512, true);
+        // A 1 MB Scan page takes 40x a GetItem, every time: no queue.
+        for _ in 0..10 {
+            answer(&l, 8, "GetItem", 5 * MS).await;
+            answer(&l, 8, "Scan", 200 * MS).await;
+        }
+        assert_eq!(l.lock().queue_decreases, 0);
+        assert!(l.limit() > 16);
+    }
+
+    #[tokio::test]
+    async fn answers_to_requests_sent_before_a_decrease_do_not_count_again() {
+        let l = Limiter::new(32, 1, 512, true);
+        answer(&l, 32, "Query", 5 * MS).await;
+        assert_eq!(l.limit(), 64);
+        let old = hold(&l, 40).await;
+        for _ in 0..64 {
+            l.success(0, "Query", 50 * MS);
+        }
+        assert_eq!(l.limit(), 32);
+        // The 40 sent under the old limit answer slowly: no new window, no
+        // growth either.
+        for p in &old {
+            l.success(p.epoch, "Query", 80 * MS);
+        }
+        drop(old);
+        assert_eq!(l.limit(), 32);
+        assert_eq!(l.lock().queue_decreases, 1);
+    }
+
+    /// An endpoint that serves one request at a time (3 ms each, as one
+    /// emulator process does) behind a 5 ms round trip, on tokio's paused
+    /// clock, called by `callers` loops through a limiter: the requests it
+    /// served in 20 s, the median latency, the limit at the end.
+    async fn serial_endpoint(callers: usize, latency_signal: bool) -> (usize, Duration, u32) {
+        let l = Arc::new(Limiter::new(4, 1, 512, latency_signal));
+        let server = Arc::new(tokio::sync::Mutex::new(()));
+        let end = Instant::now() + Duration::from_secs(20);
+        let mut tasks = Vec::new();
+        for _ in 0..callers {
+            let (l, server) = (l.clone(), server.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while Instant::now() < end {
+                    let p = l.acquire().await;
+                    let sent = Instant::now();
+                    tokio::time::sleep(Duration::from_micros(2500)).await;
+                    {
+                        let _serving = server.lock().await;
+                        tokio::time::sleep(3 * MS).await;
+                    }
+                    tokio::time::sleep(Duration::from_micros(2500)).await;
+                    l.success(p.epoch, "Query", sent.elapsed());
+                    latencies.push(sent.elapsed());
+                }
+                latencies
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all.sort();
+        (all.len(), all[all.len() / 2], l.limit())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_serial_endpoint_gets_a_handful_in_flight_however_many_call() {
+        // Capacity: 20 s / 3 ms = 6,666 requests.
+        let (few, few_p50, _) = serial_endpoint(16, true).await;
+        let (many, many_p50, many_limit) = serial_endpoint(128, true).await;
+        assert!(few > 6_000 && many > 6_000, "served {few} / {many}");
+        assert!(many_limit <= 24, "limit {many_limit}");
+        assert!(many_p50 <= 80 * MS, "median {many_p50:?}");
+        // Without the signal, the 128 callers queue at the endpoint: the
+        // same throughput, each answer ~128 x 3 ms late.
+        let (blind, blind_p50, blind_limit) = serial_endpoint(128, false).await;
+        assert!(blind > 6_000, "served {blind}");
+        assert!(
+            blind_limit >= 128 && blind_p50 >= 300 * MS,
+            "{blind_limit} {blind_p50:?}"
+        );
+        eprintln!(
+            "serial endpoint, 20 s: 16 callers {few} served, median {few_p50:?}; \
+             128 callers {many} served, median {many_p50:?}, limit {many_limit}; \
+             128 without the latency signal {blind} served, median {blind_p50:?}, limit {blind_limit}"
+        );
+    }
+
     #[tokio::test]
     async fn acquire_waits_for_room_and_wakes_on_release() {
-        let l = Arc::new(Limiter::new(1, 1, 1));
+        let l = Arc::new(Limiter::new(1, 1, 1, true));
         let first = l.acquire().await;
         let l2 = l.clone();
         let waiter = tokio::spawn(async move {

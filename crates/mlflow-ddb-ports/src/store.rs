@@ -264,8 +264,11 @@ pub struct GateStats {
     pub exhausted: u64,
     /// Successes slower than `slow_after` (overload signals too).
     pub slow: u64,
-    /// Times the in-flight limit was halved.
+    /// Times the in-flight limit was halved (throttles, timeouts, slow
+    /// answers).
     pub decreases: u64,
+    /// Times it was lowered because latency showed a queue at the endpoint.
+    pub queue_decreases: u64,
     /// The in-flight limit now, and the lowest it went.
     pub limit: u32,
     pub lowest_limit: u32,
