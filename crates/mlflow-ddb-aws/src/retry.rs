@@ -846,7 +846,9 @@ mod tests {
     /// An endpoint that serves one request at a time (3 ms each, as one
     /// emulator process does) behind a 5 ms round trip, on tokio's paused
     /// clock, called by `callers` loops through a limiter: the requests it
-    /// served in 20 s, the median latency, the limit at the end.
+    /// served in 20 s, the median latency, the limit at the end. Every
+    /// duration here is virtual (the clock only moves when all tasks wait):
+    /// the figures are the same on any machine, so they can be asserted.
     async fn serial_endpoint(callers: usize, latency_signal: bool) -> (usize, Duration, u32) {
         let l = Arc::new(Limiter::new(4, 1, 512, latency_signal));
         let server = Arc::new(tokio::sync::Mutex::new(()));
