@@ -1,6 +1,7 @@
 //! `tail` resumes from its checkpoint file: a second run reads nothing
-//! already done, a later write is read on the next run. Its bisection
-//! narrows a failure down to the failing records.
+//! already done, a later write is read on the next run. A time limit stops
+//! it and its summary says so. Its bisection narrows a failure down to the
+//! failing records.
 
 mod common;
 
@@ -70,6 +71,55 @@ async fn tail_resumes_from_its_checkpoint() {
     };
     assert_eq!(m.len(), 2);
     let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+}
+
+/// `--max-seconds`: a tail that would follow the stream for ever
+/// (`until_idle` off) stops at its limit, after it carried what was there,
+/// and its summary says it stopped at the limit (`caught_up` false), where
+/// `--until-idle` says it caught up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_limit_stops_a_follow_and_the_summary_says_so() {
+    let table = TestTable::new("v0.1", true).await;
+    let store: Arc<dyn Store> = Arc::new(table.store());
+    let meta = item(
+        "EXP#lim",
+        "E#META",
+        [
+            ("name", s("limited")),
+            ("tags", AttributeValue::M(Default::default())),
+        ],
+    );
+    let tag = item(
+        "EXP#lim",
+        "E#TAG#mlflow.note",
+        [("key", s("mlflow.note")), ("value", s("v"))],
+    );
+    store
+        .batch_write(vec![meta, tag], vec![])
+        .await
+        .expect("writes");
+    let d = deps(store.clone(), None, None);
+
+    let mut follow = tail_options(&table, None);
+    follow.until_idle = false;
+    follow.max_elapsed = Some(Duration::from_secs(2));
+    let limited = run_tail(&d, &table, &follow).await;
+    assert!(!limited.caught_up, "stopped at the limit: {limited:?}");
+    assert!(
+        limited.stats.records >= 2 && limited.stats.writes >= 1,
+        "what was there is carried before the limit: {limited:?}"
+    );
+    let all = scan_all(&*store).await;
+    let Some(AttributeValue::M(m)) = all
+        .get(&ItemKey::new("EXP#lim", "E#META"))
+        .and_then(|i| i.get("tags"))
+    else {
+        panic!("no map")
+    };
+    assert!(m.contains_key("mlflow.note"), "{m:?}");
+
+    let idle = run_tail(&d, &table, &tail_options(&table, None)).await;
+    assert!(idle.caught_up, "until idle: {idle:?}");
 }
 
 /// The event source mapping's bisection, emulated by `tail`: one target that
