@@ -15,27 +15,33 @@ use mlflow_ddb_aws::testkit::{self, item, s, unique_name, Fault, TestTable};
 use mlflow_ddb_aws::{MemoryQueue, Queue, Store, StreamReader};
 use mlflow_ddb_core::item::{AttributeValue, ItemKey};
 
+/// An experiment's `E#META` with an empty `tags` map.
+fn meta(pk: &str) -> mlflow_ddb_core::item::Item {
+    item(
+        pk,
+        "E#META",
+        [
+            ("name", s(pk)),
+            ("tags", AttributeValue::M(Default::default())),
+        ],
+    )
+}
+
+/// A tag item of the experiment `pk`.
+fn tag(pk: &str, key: &str) -> mlflow_ddb_core::item::Item {
+    item(
+        pk,
+        &format!("E#TAG#{key}"),
+        [("key", s(key)), ("value", s("v"))],
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_resumes_from_its_checkpoint() {
     let table = TestTable::new("v0.1", true).await;
     let store: Arc<dyn Store> = Arc::new(table.store());
-    let meta = item(
-        "EXP#ck",
-        "E#META",
-        [
-            ("name", s("checkpointed")),
-            ("tags", AttributeValue::M(Default::default())),
-        ],
-    );
-    let tag = |k: &str| {
-        item(
-            "EXP#ck",
-            &format!("E#TAG#{k}"),
-            [("key", s(k)), ("value", s("v"))],
-        )
-    };
     store
-        .batch_write(vec![meta, tag("mlflow.a")], vec![])
+        .batch_write(vec![meta("EXP#ck"), tag("EXP#ck", "mlflow.a")], vec![])
         .await
         .expect("writes");
 
@@ -54,7 +60,7 @@ async fn tail_resumes_from_its_checkpoint() {
     assert_eq!(again.stats.records, 0, "{again:?}");
 
     store
-        .batch_write(vec![tag("mlflow.b")], vec![])
+        .batch_write(vec![tag("EXP#ck", "mlflow.b")], vec![])
         .await
         .expect("write");
     let next = run_tail(&d, &table, &opts).await;
@@ -81,21 +87,8 @@ async fn tail_resumes_from_its_checkpoint() {
 async fn a_time_limit_stops_a_follow_and_the_summary_says_so() {
     let table = TestTable::new("v0.1", true).await;
     let store: Arc<dyn Store> = Arc::new(table.store());
-    let meta = item(
-        "EXP#lim",
-        "E#META",
-        [
-            ("name", s("limited")),
-            ("tags", AttributeValue::M(Default::default())),
-        ],
-    );
-    let tag = item(
-        "EXP#lim",
-        "E#TAG#mlflow.note",
-        [("key", s("mlflow.note")), ("value", s("v"))],
-    );
     store
-        .batch_write(vec![meta, tag], vec![])
+        .batch_write(vec![meta("EXP#lim"), tag("EXP#lim", "mlflow.note")], vec![])
         .await
         .expect("writes");
     let d = deps(store.clone(), None, None);
